@@ -103,16 +103,40 @@ export interface RawExchange {
   head: ResponseHead | undefined;
   /** The bytes after the head. */
   body: Buffer;
-  /** How the exchange ended: the server closed (FIN), reset, or the wait ran out with the socket open. */
-  ending: "end" | "reset" | "timeout";
+  /**
+   * How the exchange ended: a complete response arrived (and the socket may stay open for
+   * keep-alive), the server closed (FIN), the connection was reset, or the wait ran out.
+   */
+  ending: "response" | "end" | "reset" | "timeout";
+}
+
+/**
+ * Whether `bytes` hold one complete HTTP response: a head, then a body delimited by
+ * Content-Length or chunked encoding (a response delimited by the close is complete only at the end).
+ */
+export function isCompleteResponse(bytes: Buffer, requestMethod = "GET"): boolean {
+  const split = bytes.indexOf("\r\n\r\n");
+  if (split < 0) return false;
+  const head = parseResponseHead(bytes.subarray(0, split).toString("latin1"));
+  if (!head) return false;
+  const body = bytes.subarray(split + 4);
+  if (requestMethod === "HEAD" || head.statusCode < 200 || head.statusCode === 204 || head.statusCode === 304) return true;
+  const length = head.headers.get("content-length")?.[0];
+  if (length !== undefined) return body.length >= Number(length);
+  if (head.headers.get("transfer-encoding")?.join(",").toLowerCase().includes("chunked")) {
+    return body.subarray(-5).toString("latin1") === "0\r\n\r\n";
+  }
+  return false;
 }
 
 /**
  * Send raw bytes (a possibly malformed request), then collect whatever the server answers until
- * it closes the connection or `timeout` ms pass. Never throws for a network error.
+ * a complete response has arrived, the server closes the connection, or `timeout` ms pass.
+ * Never throws for a network error.
  */
 export async function rawExchange(port: number, request: Buffer | string, timeout = DEFAULT_WAIT): Promise<RawExchange> {
   const socket = await openSocket(port);
+  const method = (typeof request === "string" ? request : request.toString("latin1")).split(" ", 1)[0] ?? "";
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let settled = false;
@@ -127,7 +151,10 @@ export async function rawExchange(port: number, request: Buffer | string, timeou
       resolve({ bytes, head, body: split >= 0 ? bytes.subarray(split + 4) : Buffer.alloc(0), ending });
     };
     const timer = setTimeout(() => finish("timeout"), timeout);
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (isCompleteResponse(Buffer.concat(chunks), method)) finish("response");
+    });
     socket.on("end", () => finish("end"));
     socket.on("error", () => finish("reset"));
     socket.on("close", () => finish("end"));
