@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
 
 /** The subset of wsmount's Connection the suite uses. */
 export interface TestConnection {
@@ -33,6 +33,7 @@ export interface TestOptions {
   backpressure?: "drop" | "close";
   pingInterval?: number;
   checkOrigin?: boolean;
+  authenticate?: (req: IncomingMessage) => unknown;
 }
 
 /** What `start` resolves to. */
@@ -60,7 +61,17 @@ function wrap(ws: WebSocket, options: TestOptions): TestConnection {
   };
   armIdle();
   ws.on("message", armIdle);
-  ws.on("close", () => clearTimeout(idle));
+  let lastBuffered = 0;
+  const writeWatch = options.writeTimeout
+    ? setInterval(() => {
+        if (ws.bufferedAmount > 0 && ws.bufferedAmount >= lastBuffered) ws.terminate();
+        lastBuffered = ws.bufferedAmount;
+      }, options.writeTimeout)
+    : undefined;
+  ws.on("close", () => {
+    clearTimeout(idle);
+    clearInterval(writeWatch);
+  });
   ws.on("error", () => undefined);
   return {
     id: String(++nextId),
@@ -85,18 +96,31 @@ export const standin: MountStyle = {
     const timeout = options.handshakeTimeout ?? 10_000;
     const server = createServer({ headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(timeout, 1000) });
     const compression = options.compression;
-    const wss = new WebSocketServer({
+    // closeTimeout exists in ws 8.23 but not yet in @types/ws.
+    const wssOptions: ServerOptions & { closeTimeout: number } = {
       noServer: true,
       maxPayload: options.maxMessageSize ?? 1024 * 1024,
+      closeTimeout: 1_000,
       perMessageDeflate: compression === true ? true : compression ? compression : false,
-    });
+    };
+    const wss = new WebSocketServer(wssOptions);
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on("error", () => undefined);
       if (new URL(req.url ?? "/", "http://x").pathname !== "/echo") {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(wrap(ws, options), req));
+      const upgrade = (): void => wss.handleUpgrade(req, socket, head, (ws) => onConnection(wrap(ws, options), req));
+      if (!options.authenticate) return upgrade();
+      const timer = setTimeout(() => {
+        socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      }, timeout);
+      void Promise.resolve(options.authenticate(req)).then((result) => {
+        clearTimeout(timer);
+        if (socket.destroyed || socket.writableEnded) return;
+        if (result === false) socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        else upgrade();
+      });
     });
     server.on("request", (_req, res) => {
       res.statusCode = 426;
