@@ -4,7 +4,7 @@
  * @module
  */
 import type { IncomingMessage, Server } from "node:http";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
 import { Connection, type ConnectionHost, type RequestInfo } from "./connection.js";
 import { ErrorCode, HandshakeRejection, WsmountError } from "./errors.js";
 import {
@@ -113,13 +113,18 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
 
   constructor(options?: EndpointOptions<Data>) {
     this.options = resolveOptions(options);
-    this.#wss = new WebSocketServer({
+    const serverOptions: ServerOptions & { closeTimeout: number } = {
       noServer: true,
       clientTracking: false,
       maxPayload: this.options.maxMessageSize,
       perMessageDeflate: deflateOptions(this.options),
       handleProtocols: chosenProtocol,
-    });
+      // How long a peer has to answer our close frame before ws destroys the socket (ws's default is
+      // 30 s, its option is not in @types/ws yet): a client that ignores an idle or backpressure close
+      // must not hold the socket longer than one that ignores a ping.
+      closeTimeout: this.options.pongTimeout,
+    };
+    this.#wss = new WebSocketServer(serverOptions);
     this.#wss.on("headers", addAcceptedHeaders);
     this.#heartbeat = new Heartbeat(this.options as ResolvedOptions<unknown>, this.#connections as Map<string, Connection<unknown>>, this.counters);
   }
