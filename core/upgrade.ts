@@ -184,6 +184,11 @@ export function claimPending(pending: PendingUpgrade): Headers | null {
   response.removeListener("finish", responseOnFinish);
   const headers = response.getHeaders();
   response.detachSocket(pending.socket as Socket);
+  // For the framework the HTTP exchange is over: 'finish' releases the listeners that on-finished
+  // (Koa, Express middleware) put on the socket, which would otherwise report the WebSocket's later
+  // socket errors as request errors and keep the request context alive as long as the connection.
+  response.statusCode = 101;
+  response.emit("finish");
   return headers as Headers;
 }
 
