@@ -21,9 +21,24 @@ export interface Opened {
   headers: IncomingMessage["headers"];
 }
 
+type Received = { data: Buffer; isBinary: boolean };
+const inboxes = new WeakMap<WebSocket, { queue: Received[]; waiting: Array<(message: Received) => void> }>();
+
+/** Queues a client's messages from its first one, so none is missed between 'open' and a listener. */
+function collect(ws: WebSocket): void {
+  const inbox = { queue: [] as Received[], waiting: [] as Array<(message: Received) => void> };
+  inboxes.set(ws, inbox);
+  ws.on("message", (data: Buffer, isBinary: boolean) => {
+    const waiter = inbox.waiting.shift();
+    if (waiter) waiter({ data, isBinary });
+    else inbox.queue.push({ data, isBinary });
+  });
+}
+
 /** Opens a client; rejects with the HTTP status if the handshake is refused. */
 export function open(url: string, protocols?: string | string[], options?: ClientOptions): Promise<Opened> {
   const ws = new WebSocket(url, protocols, options);
+  collect(ws);
   let headers: IncomingMessage["headers"] = {};
   ws.once("upgrade", (response: IncomingMessage) => (headers = response.headers));
   return within(
@@ -69,12 +84,23 @@ export function refused(url: string, protocols?: string | string[], options?: Cl
   );
 }
 
-/** The next message a client receives. */
-export function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
-  return within(
-    new Promise((resolve) => ws.once("message", (data: Buffer, isBinary: boolean) => resolve({ data, isBinary }))),
-    "a message",
-  );
+/** The next message a client receives (clients made by `open` never miss one). */
+export function nextMessage(ws: WebSocket, ms = WAIT): Promise<Received> {
+  let inbox = inboxes.get(ws);
+  if (inbox === undefined) {
+    collect(ws);
+    inbox = inboxes.get(ws)!;
+  }
+  const queued = inbox.queue.shift();
+  if (queued !== undefined) return Promise.resolve(queued);
+  const { waiting } = inbox;
+  let resolver!: (message: Received) => void;
+  const next = new Promise<Received>((resolve) => (resolver = resolve));
+  waiting.push(resolver);
+  return within(next, "a message", ms).catch((error: unknown) => {
+    waiting.splice(waiting.indexOf(resolver), 1);
+    throw error;
+  });
 }
 
 /** The client's close event. */
