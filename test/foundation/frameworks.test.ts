@@ -58,7 +58,7 @@ describe("fastify", () => {
   });
 
   it("exposes the endpoint as app.websocket", async () => {
-    const [app, port] = await fastifyApp((a) => a.get("/echo", { websocket: true }, (conn) => void conn.send(conn.id)));
+    const [app, port] = await fastifyApp((a) => void a.get("/echo", { websocket: true }, (conn) => void conn.send(conn.id)));
     const { ws } = await open(`ws://127.0.0.1:${port}/echo`);
     const id = (await nextMessage(ws)).data.toString();
     expect(app.websocket.getConnection(id)).toBeDefined();
