@@ -519,10 +519,16 @@ function deflateOptions(options: ResolvedOptions<unknown>): false | Record<strin
   return {
     threshold: c.threshold,
     zlibDeflateOptions: { level: c.level, memLevel: c.memLevel },
-    serverNoContextTakeover: c.serverNoContextTakeover,
+    // `false` would make ws refuse (400) every offer that asks for server_no_context_takeover, which
+    // RFC 7692 section 7.1.1.1 lets a server accept at no cost; "not imposed" is ws's `undefined`.
+    serverNoContextTakeover: c.serverNoContextTakeover ? true : undefined,
     clientNoContextTakeover: c.clientNoContextTakeover,
-    serverMaxWindowBits: c.serverMaxWindowBits,
-    clientMaxWindowBits: c.clientMaxWindowBits,
+    // A window of 15 bits is the RFC 7692 default and needs no negotiation. Passing 15 to ws as a
+    // number would make it refuse (400) every offer without client_max_window_bits (section 7.1.2.2:
+    // the server may not impose it then) or with server_max_window_bits below 15 (which the server
+    // can honour): that is most non-browser clients.
+    serverMaxWindowBits: c.serverMaxWindowBits === 15 ? undefined : c.serverMaxWindowBits,
+    clientMaxWindowBits: c.clientMaxWindowBits === 15 ? undefined : c.clientMaxWindowBits,
     concurrencyLimit: c.concurrencyLimit,
   };
 }
