@@ -12,7 +12,7 @@ import {
   isAllowedOrigin,
   isForwardableHeader,
   isSameOrigin,
-  isWebSocketUpgrade,
+  isUpgradeRequest,
   pathnameOf,
   queryOf,
   selectSubprotocol,
@@ -180,7 +180,9 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
     if (this.#state !== Running) {
       return { status: 503, headers: { "Retry-After": "1" }, body: "WebSocket endpoint is shutting down" };
     }
-    if (isWebSocketUpgrade(request)) {
+    // Only a request that Node would have emitted as 'upgrade' proves a missing attach(); one with
+    // `Upgrade: websocket` but no `Connection: upgrade` is plain HTTP and gets the 426 below.
+    if (isUpgradeRequest(request)) {
       const error = new WsmountError(
         ErrorCode.NOT_ATTACHED,
         "wsmount: an upgrade request reached a WebSocket route, but the endpoint is not attached to this HTTP server; call ws.attach(server) with the server that app.listen() returned",

@@ -35,6 +35,15 @@ export function isWebSocketUpgrade(request: IncomingMessage): boolean {
   return upgrade !== undefined && hasToken(upgrade, "websocket");
 }
 
+/**
+ * True when Node would have emitted `'upgrade'` for this request: `Upgrade: websocket` and a
+ * `Connection` header with the `upgrade` token (without it, Node treats the request as plain HTTP).
+ */
+export function isUpgradeRequest(request: IncomingMessage): boolean {
+  const connection = request.headers.connection;
+  return isWebSocketUpgrade(request) && connection !== undefined && hasToken(connection, "upgrade");
+}
+
 /** True when the comma-separated header value contains `token` (case-insensitive). */
 export function hasToken(value: string, token: string): boolean {
   if (value.length === token.length) return value.toLowerCase() === token;
@@ -55,6 +64,10 @@ export function checkHandshake(request: IncomingMessage): Refusal | null {
   }
   if (request.httpVersionMajor < 1 || (request.httpVersionMajor === 1 && request.httpVersionMinor < 1)) {
     return { status: 400, reason: "bad-request", body: "WebSocket handshakes need HTTP/1.1" };
+  }
+  // 2. "A |Host| header field containing the server's authority"
+  if (request.headers.host === undefined || request.headers.host === "") {
+    return { status: 400, reason: "bad-request", body: "Missing Host header" };
   }
   // 3-4. "An |Upgrade| header field containing websocket", "a |Connection| header field that includes upgrade"
   if (!isWebSocketUpgrade(request)) {
