@@ -87,6 +87,7 @@ export class Connection<Data = unknown> {
   #heldBytes = 0;
   #paused = false;
   #closeReason: string | null = null;
+  #terminated = false;
   #closed = false;
   #writer: MessageWriter | null = null;
   #deferred: Array<[SendData, SendOptions | undefined]> | null = null;
@@ -230,18 +231,35 @@ export class Connection<Data = unknown> {
     if (this.#ws.readyState === ReadyState.OPEN) this.#ws.ping();
   }
 
-  /** @internal bytes written to the socket so far (for the write timeout). */
-  _bytesWritten(): number {
-    return this.#ws._socket?.bytesWritten ?? 0;
+  /**
+   * @internal bytes handed to the kernel so far (for the write timeout). Node's `bytesWritten` also
+   * counts what still waits in the socket's own buffer, so a peer that never reads would look like it
+   * made progress every time the application sent more; the buffered part is taken off.
+   */
+  _bytesFlushed(): number {
+    const socket = this.#ws._socket;
+    return socket === null ? 0 : socket.bytesWritten - socket.writableLength;
   }
 
-  /** @internal closes (1001) or terminates the connection for a reason wsmount enforces. */
+  /**
+   * @internal closes (1001) or terminates the connection for a reason wsmount enforces. A connection
+   * that is already closing (idle timeout, backpressure) can still be terminated: a peer that reads
+   * nothing never receives the close frame queued behind its unread data.
+   */
   _expire(code: ErrorCodeValue, reason: string, terminate: boolean): void {
-    if (this.#closeReason !== null || this.#ws.readyState === ReadyState.CLOSED) return;
-    this.#closeReason = reason;
-    this._error(new WsmountError(code, `wsmount: ${reason}`));
-    if (terminate) this.#ws.terminate();
-    else this.#ws.close(1001, reason);
+    if (this.#terminated || this.#ws.readyState === ReadyState.CLOSED) return;
+    if (this.#closeReason === null) {
+      this.#closeReason = reason;
+      this._error(new WsmountError(code, `wsmount: ${reason}`));
+    } else if (!terminate) {
+      return;
+    }
+    if (terminate) {
+      this.#terminated = true;
+      this.#ws.terminate();
+    } else {
+      this.#ws.close(1001, reason);
+    }
   }
 
   /** @internal one fragment of a streamed message. */

@@ -77,13 +77,13 @@ export class Heartbeat {
     }
   }
 
-  /** A connection with queued data whose socket has written nothing for `writeTimeout` is stuck. */
+  /** A connection with queued data whose socket has flushed nothing for `writeTimeout` is stuck. */
   #checkWriteProgress(connection: Connection<unknown>, now: number, writeTimeout: number): void {
     if (connection.bufferedAmount === 0) {
       connection._stallSince = 0;
       return;
     }
-    const written = connection._bytesWritten();
+    const written = connection._bytesFlushed();
     if (connection._stallSince === 0 || written !== connection._stallBytes) {
       connection._stallSince = now;
       connection._stallBytes = written;

@@ -21,7 +21,13 @@ export interface SocketLike {
   resume(): void;
   on(event: string, listener: (...args: any[]) => void): unknown;
   /** The TCP socket; `ws` keeps it as `_socket`. */
-  readonly _socket: { readonly bytesWritten: number; readonly bytesRead: number; readonly remoteAddress?: string | undefined } | null;
+  readonly _socket: {
+    readonly bytesWritten: number;
+    readonly bytesRead: number;
+    /** Bytes waiting in the socket's own write buffer. */
+    readonly writableLength: number;
+    readonly remoteAddress?: string | undefined;
+  } | null;
 }
 
 /** `WebSocket.readyState` values. */
