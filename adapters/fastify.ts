@@ -95,6 +95,8 @@ function wrapRoute(endpoint: FastifyWebSocket, route: RouteOptions): void {
       onConnection: (connection: Connection, context: FastifyRequest) => onConnection.call(this, connection, context),
       context: request,
       params: request.params as Record<string, string>,
+      // Fastify keeps reply.header() values off the raw response until it sends.
+      headers: reply.getHeaders(),
     };
     if (endpoint.accept(request.raw, match)) {
       reply.hijack();

@@ -49,6 +49,11 @@ export interface RouteMatch<Data, Context> {
   context: Context;
   /** Route parameters from the framework's router. */
   params?: Record<string, string> | undefined;
+  /**
+   * Headers the framework holds outside the raw response (Fastify's `reply.getHeaders()`), forwarded
+   * onto the 101 with those middleware set on the response.
+   */
+  headers?: Record<string, unknown> | undefined;
 }
 
 /** A plain HTTP answer an adapter writes through its framework. */
@@ -169,7 +174,8 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
     const pending = pendingUpgradeOf(request);
     if (pending === undefined) return false;
     if (pending.state !== UpgradeState.Routing) return true;
-    const middlewareHeaders = claimPending(pending);
+    const responseHeaders = claimPending(pending);
+    const middlewareHeaders = match.headers === undefined ? responseHeaders : { ...responseHeaders, ...match.headers };
     this.#handshake(request, pending, match, middlewareHeaders);
     return true;
   }
@@ -560,11 +566,12 @@ function addTo<T>(list: T[], item: T): () => void {
   };
 }
 
-// Errors that a misbehaving client causes are the endpoint's business only when it asks for them.
-const QUIET = new Set<string>([ErrorCode.PONG_TIMEOUT, ErrorCode.IDLE_TIMEOUT, ErrorCode.WRITE_TIMEOUT, ErrorCode.BACKPRESSURE]);
+// Without an error handler, only the server's own faults are logged; what a misbehaving or vanished
+// client causes (protocol violations, resets, timeouts) is the endpoint's business only when asked.
+const LOGGED = new Set<string>([ErrorCode.HANDLER_FAILED, ErrorCode.NOT_ATTACHED]);
 
 function logUnhandled(error: unknown): void {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && (QUIET.has(code) || code.startsWith("WS_ERR_"))) return;
+  if (typeof code === "string" && !LOGGED.has(code)) return;
   console.error(error);
 }

@@ -31,7 +31,7 @@ export interface PendingUpgrade {
   readonly head: Buffer;
   state: UpgradeState;
   /** The response the framework writes to, while routing. */
-  response: UpgradeResponse | null;
+  response: ServerResponse | null;
   timer: NodeJS.Timeout | null;
 }
 
@@ -132,7 +132,7 @@ export class ServerBinding {
     }
 
     track(request, pending, Math.max(...routed.map((a) => a.handshakeTimeout)));
-    const response = new UpgradeResponse(request, pending, shared);
+    const response = createUpgradeResponse(request, shared);
     pending.response = response;
     response.assignSocket(socket as Socket);
     response.once("finish", responseOnFinish);
@@ -149,27 +149,23 @@ export class ServerBinding {
 }
 
 /**
- * The response the framework writes to while it routes an upgrade request. It differs from a normal
- * `ServerResponse` in one way: when the framework found no route (404) and another `'upgrade'`
- * listener shares the server, the socket is released to that listener instead of answered.
+ * The response the framework writes to while it routes an upgrade request: a `ServerResponse` bound to
+ * the socket, without keep-alive. When another `'upgrade'` listener shares the server and the
+ * framework finds no route (404), the socket is released to that listener instead of answered.
  */
-export class UpgradeResponse extends ServerResponse {
-  readonly #pending: PendingUpgrade;
-  readonly #shared: boolean;
+function createUpgradeResponse(request: IncomingMessage, shared: boolean): ServerResponse {
+  const response = new ServerResponse(request);
+  response.shouldKeepAlive = false;
+  // An own property, because Express replaces the response's prototype with its own.
+  if (shared) response.writeHead = writeHeadOrRelease as ServerResponse["writeHead"];
+  return response;
+}
 
-  constructor(request: IncomingMessage, pending: PendingUpgrade, shared: boolean) {
-    super(request);
-    this.#pending = pending;
-    this.#shared = shared;
-    this.shouldKeepAlive = false;
-  }
-
-  override writeHead(statusCode: number, ...rest: any[]): this {
-    if (this.#shared && statusCode === 404 && this.#pending.state === UpgradeState.Routing) {
-      releasePending(this.#pending);
-    }
-    return (super.writeHead as (statusCode: number, ...rest: any[]) => this)(statusCode, ...rest);
-  }
+function writeHeadOrRelease(this: ServerResponse, statusCode: number, ...rest: unknown[]): ServerResponse {
+  const pending = pendingUpgradeOf(this.req);
+  if (statusCode === 404 && pending !== undefined && pending.state === UpgradeState.Routing) releasePending(pending);
+  const writeHead = Object.getPrototypeOf(this).writeHead as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
+  return writeHead.call(this, statusCode, ...rest);
 }
 
 function track(request: IncomingMessage, pending: PendingUpgrade, timeout: number): void {
@@ -188,6 +184,11 @@ export function claimPending(pending: PendingUpgrade): Headers | null {
   response.removeListener("finish", responseOnFinish);
   const headers = response.getHeaders();
   response.detachSocket(pending.socket as Socket);
+  // For the framework the HTTP exchange is over: 'finish' releases the listeners that on-finished
+  // (Koa, Express middleware) put on the socket, which would otherwise report the WebSocket's later
+  // socket errors as request errors and keep the request context alive as long as the connection.
+  response.statusCode = 101;
+  response.emit("finish");
   return headers as Headers;
 }
 
@@ -215,6 +216,9 @@ export function releaseSocketGuard(socket: Duplex): void {
 function releasePending(pending: PendingUpgrade): void {
   finishPending(pending);
   pending.state = UpgradeState.Released;
+  // The response corked the socket in end() before writeHead; detached, it would never uncork it.
+  const socket = pending.socket as Socket;
+  while (socket.writableCorked > 0) socket.uncork();
 }
 
 /**
@@ -253,7 +257,7 @@ function onHandshakeTimeout(pending: PendingUpgrade): void {
   writeResponse(pending.socket, 503, { "Retry-After": "1" }, "WebSocket handshake timed out");
 }
 
-function responseOnFinish(this: UpgradeResponse): void {
+function responseOnFinish(this: ServerResponse): void {
   const socket = this.socket;
   const pending = socket ? (socket as Duplex & { [kPending]?: PendingUpgrade })[kPending] : undefined;
   if (pending !== undefined && pending.state === UpgradeState.Routing) {
