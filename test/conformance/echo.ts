@@ -1,7 +1,7 @@
 /**
  * The connection handlers the conformance suite mounts.
  */
-import type { TestConnection } from "./standin.js";
+import type { Connection as TestConnection } from "./targets.js";
 
 /** Echo every message back with its own type: text as text, binary as binary. */
 export function echo(conn: TestConnection): void {

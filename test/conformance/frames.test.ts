@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FRAME_CASES, PROFILES, type ProfileName } from "./cases.js";
 import { runCase } from "./run-case.js";
 import { echo } from "./echo.js";
-import { mounts, type Started } from "./standin.js";
+import { mounts, type Mounted as Started } from "./targets.js";
 import { waitUntil } from "./wait.js";
 
 describe.each(mounts)("frame conformance through $name", (mount) => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { rawExchange, RawClient } from "../helpers/raw-client.js";
 import { closeFrame, textFrame } from "../helpers/frames.js";
 import { INVALID_HANDSHAKES, expectHarmlessAnswer, invalidRequest, serialise, validRequest, validVariant } from "./handshakes.js";
-import { mounts, type Started, type TestConnection } from "./standin.js";
+import { mounts, type Mounted as Started, type Connection as TestConnection } from "./targets.js";
 import { waitUntil } from "./wait.js";
 
 /** Property runs per mount; each is one connection. */

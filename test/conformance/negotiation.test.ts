@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { textFrame, deflateMessage, closeFrame } from "../helpers/frames.js";
 import { RawClient, HandshakeFailed, type ResponseHead } from "../helpers/raw-client.js";
 import { echo } from "./echo.js";
-import { mounts, type Started } from "./standin.js";
+import { mounts, type Mounted as Started } from "./targets.js";
 
 /** Parameters of the accepted permessage-deflate, or undefined when the server declined it. */
 function acceptedParams(head: ResponseHead): Map<string, string | true> | undefined {

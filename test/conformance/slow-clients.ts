@@ -2,7 +2,7 @@
  * Clients that are slow on purpose: a handshake dribbled byte by byte, and a flood sent by a
  * client that has stopped reading.
  */
-import { setTimeout as sleep, setImmediate as tick } from "node:timers/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Socket } from "node:net";
 import { binaryFrame } from "../helpers/frames.js";
 import type { RawClient } from "../helpers/raw-client.js";
@@ -41,20 +41,25 @@ export async function dribble(socket: Socket, request: string, interval: number)
 }
 
 /**
- * With the client's socket paused (it reads nothing), send binary messages of `size` bytes for
- * the server to echo until `stop()` holds, the connection dies or `maxBytes` have been sent.
- * A zero mask key keeps the client's CPU cost at a copy. Returns the bytes sent.
+ * With the client's socket paused (it reads nothing), send a binary message of `size` bytes every
+ * `pace` ms for the server to echo, until `stop()` holds, the connection dies or `maxBytes` have
+ * been sent. The steady pace matters: a stall must be detected while the client is still sending,
+ * not only once it has gone quiet. A zero mask key keeps the client's CPU cost at a copy.
+ * Returns the bytes sent and whether the flood ended by `stop()` or the connection's end (`cut`)
+ * rather than by running out of budget.
  */
-export async function floodWithoutReading(client: RawClient, stop: () => boolean, size = 64 * 1024, maxBytes = 64 * 1024 * 1024): Promise<number> {
+export async function floodWithoutReading(
+  client: RawClient,
+  stop: () => boolean,
+  { size = 64 * 1024, pace = 5, maxBytes = 32 * 1024 * 1024 } = {},
+): Promise<{ sent: number; cut: boolean }> {
   client.socket.pause();
   const frame = binaryFrame(Buffer.alloc(size), { mask: Buffer.alloc(4) });
   let sent = 0;
   while (sent < maxBytes && !stop() && !client.ended && !client.socket.destroyed) {
     client.send(frame);
     sent += frame.length;
-    // Let the server read; wait for the client's own buffer to drain so the flood is bounded.
-    if (client.socket.writableLength > 1024 * 1024) await sleep(5);
-    else await tick();
+    await sleep(pace);
   }
-  return sent;
+  return { sent, cut: sent < maxBytes };
 }
