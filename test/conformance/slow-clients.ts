@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Socket } from "node:net";
+import type { Server } from "node:http";
 import { binaryFrame } from "../helpers/frames.js";
 import type { RawClient } from "../helpers/raw-client.js";
 
@@ -63,3 +64,18 @@ export async function floodWithoutReading(
   }
   return { sent, cut: sent < maxBytes };
 }
+
+/**
+ * The header phase (before Node emits 'upgrade') belongs to the HTTP server: Node's
+ * `headersTimeout`, checked every `connectionsCheckingInterval`. The fixtures create their
+ * servers with Node's defaults (60 s, checked every 30 s) and Node reads the interval when it
+ * starts listening, so the test sets both and restarts Node's own checker.
+ */
+export function useHeaderTimeout(server: Server, timeout: number): void {
+  server.headersTimeout = timeout;
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(10, Math.floor(timeout / 4));
+  for (const listener of server.listeners("listening")) {
+    if (listener.name === "setupConnectionsTracking") (listener as () => void).call(server);
+  }
+}
+

@@ -3,12 +3,11 @@
  * configured timeouts (300 ms) so that the suite stays fast.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { closeFrame, textFrame } from "../helpers/frames.js";
 import { RawClient, openSocket, handshakeLines, rawExchange, parseResponseHead } from "../helpers/raw-client.js";
 import { expectHarmlessAnswer } from "./handshakes.js";
-import { dribble, floodWithoutReading } from "./slow-clients.js";
+import { dribble, floodWithoutReading, useHeaderTimeout } from "./slow-clients.js";
 import { mounts, type Mounted as Started, type Connection as TestConnection } from "./targets.js";
 import { waitUntil } from "./wait.js";
 
@@ -30,20 +29,6 @@ async function startTracked(mount: (typeof mounts)[number], options: Parameters<
     conn.onClose((code) => tracked.closes.push(code));
   });
   return tracked;
-}
-
-/**
- * The header phase (before Node emits 'upgrade') belongs to the HTTP server: Node's
- * `headersTimeout`, checked every `connectionsCheckingInterval`. The fixtures create their
- * servers with Node's defaults (60 s, checked every 30 s) and Node reads the interval when it
- * starts listening, so the test sets both and restarts Node's own checker.
- */
-function useHeaderTimeout(server: Server, timeout: number): void {
-  server.headersTimeout = timeout;
-  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(10, Math.floor(timeout / 4));
-  for (const listener of server.listeners("listening")) {
-    if (listener.name === "setupConnectionsTracking") (listener as () => void).call(server);
-  }
 }
 
 describe.each(mounts)("slow and stalled clients through $name", (mount) => {
