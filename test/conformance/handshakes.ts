@@ -95,14 +95,23 @@ export const INVALID_HANDSHAKES: Array<{ name: string; mutate: (r: RequestModel)
 const token = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,24}$/);
 const fieldValue = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]{0,80}[\x21-\x7e])?$/);
 const STANDARD = ["Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version"];
-// Headers whose presence changes request framing or policy; random ones must not be these.
-const RESERVED = /^(host|upgrade|connection|content-length|transfer-encoding|expect|origin|sec-websocket-.*)$/i;
+// Headers whose presence changes request framing or policy; random ones must not be these
+// (x-deny and x-stall are the fixtures' own refusal and stall switches).
+const RESERVED = /^(host|upgrade|connection|content-length|transfer-encoding|expect|origin|sec-websocket-.*|x-deny|x-stall)$/i;
 
 /** Mutations that never make a valid handshake invalid. */
 export const harmlessMutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.tuple(token, fieldValue).filter(([name]) => !RESERVED.test(name)).map(([name, value]): Mutation => ({
     name: `add header ${name}`,
-    apply: (r) => r.headers.push([`X-${name}`, value]),
+    apply: (r) => r.headers.push([name, value]),
+  })),
+  fc.tuple(fc.constantFrom("Host", "X-Repeated"), fieldValue).map(([name, value]): Mutation => ({
+    // Node keeps the first Host and joins other repeated headers: neither changes validity.
+    name: `duplicate ${name}`,
+    apply: (r) => {
+      if (name === "X-Repeated") r.headers.push([name, value], [name, value]);
+      else r.headers.push(["Host", "other.example"]);
+    },
   })),
   fc.tuple(fc.constantFrom(...STANDARD), fc.infiniteStream(fc.boolean())).map(([name, flips]): Mutation => ({
     name: `recase ${name}`,
