@@ -299,6 +299,8 @@ export class RawClient {
   /** Destroy the socket without a closing handshake. */
   destroy(): void {
     this.socket.destroy();
+    this.#inflater?.close();
+    this.#inflater = undefined;
   }
 
   #emit(event: ServerEvent): void {
