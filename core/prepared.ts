@@ -6,7 +6,7 @@
  * @module
  */
 import { constants, deflateRawSync } from "node:zlib";
-import WebSocket from "ws";
+import * as ws from "ws";
 
 interface FrameOptions {
   fin: boolean;
@@ -16,8 +16,8 @@ interface FrameOptions {
   rsv1: boolean;
 }
 
-// ws's framer (public as WebSocket.Sender, untyped in @types/ws).
-const { Sender } = WebSocket as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
+// ws's framer: a public export of ws (its ESM entry), which @types/ws does not declare.
+const { Sender } = ws as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
 
 // RFC 7692 section 7.2.1: the compressed payload omits the final empty stored block's 00 00 ff ff.
 const TRAILER_LENGTH = 4;
