@@ -12,6 +12,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
  * return type is the acknowledgement result (`void` when the event is not meant to be acknowledged).
  *
  * Data and results travel as JSON: use JSON-compatible types (no `Date`, `Map`, `bigint`, functions).
+ * (The constraint's values are `any` so that interfaces qualify; a value that is not a function signature makes
+ * its event unusable, as its argument list is `never`.)
  *
  * @example
  * ```ts
@@ -22,7 +24,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
  * }
  * ```
  */
-export type EventMap = { [event: string]: (...args: any[]) => unknown };
+export type EventMap = { [event: string]: any };
 
 /** The map used when none is given: any event name, any data, any result. */
 export type DefaultEventMap = { [event: string]: (data?: any) => any };
@@ -40,9 +42,9 @@ export type EventData<M, K extends EventNames<M>> = EventArgs<M, K> extends [] ?
 export type AckResult<M, K extends EventNames<M>> = M[K] extends (...args: any[]) => infer R ? Awaited<R> : never;
 
 /** A handler for event `K` of map `M`: receives the data, returns (or resolves to) the acknowledgement result. */
-export type EventHandler<M, K extends EventNames<M>> = (
-  ...args: EventArgs<M, K>
-) => AckResult<M, K> | PromiseLike<AckResult<M, K>>;
+export type EventHandler<M, K extends EventNames<M>> = M[K] extends (...args: infer A) => infer R
+  ? (...args: A) => Awaited<R> | PromiseLike<Awaited<R>>
+  : never;
 
 /** Options of one acknowledged emit. */
 export interface AckOptions {
