@@ -126,8 +126,9 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
 
   /**
    * Calls `listener` with errors that have no caller to go to: a {@link ProtocolError} (the server refused one of
-   * our messages with an error notice, or sent an invalid envelope), an error thrown by an event listener, or a
-   * failed reconnection attempt. Without any error listener, protocol errors are dropped and listener errors are
+   * our messages with an error notice, or sent an invalid envelope), an error thrown by any listener of this
+   * client (event handlers for events without acknowledgement, `onConnect`, `onMessage`...), or a WebSocket
+   * constructor that threw on a reconnection attempt. Without any error listener, protocol errors are dropped and listener errors are
    * rethrown asynchronously (like an exception in a DOM event listener). Returns a remover.
    */
   onError(listener: (error: unknown) => void): () => void {
@@ -172,7 +173,7 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
     this.#nextAckId = ackId === MAX_ACK_ID ? 0 : ackId + 1;
     const text = encodeEvent(event, args[0], ackId);
     return new Promise((resolve, reject) => {
-      const sent = this.#state === "open";
+      const sent = this.#isOpen();
       if (!sent && (this.#state === "closed" || this.#queue.length >= this.#options.queueSize)) {
         const code = this.#state === "closed" ? AckErrorCode.closed : AckErrorCode.queueFull;
         reject(new AckError(event, code, `Cannot send "${event}": ${code === AckErrorCode.closed ? "client closed" : "queue full"}`));
@@ -194,10 +195,10 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
   /**
    * Sends a raw message (not an envelope) on the open connection; raw messages are never queued. Text starting
    * with `wsm` and a digit is read by the server as an envelope: send such text as binary.
-   * @returns `false` when not connected (nothing was sent).
+   * @returns `false` when not connected or the connection is closing (nothing was sent).
    */
   send(data: string | ArrayBuffer | ArrayBufferView | Blob): boolean {
-    if (this.#state !== "open") return false;
+    if (!this.#isOpen()) return false;
     this.#ws!.send(data);
     return true;
   }
@@ -217,8 +218,19 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
     this.#call("state", state, retry);
   }
 
+  /** Whether messages can go out now: connected, and the socket not already closing. */
+  #isOpen(): boolean {
+    return this.#state === "open" && this.#ws?.readyState === OPEN;
+  }
+
   #call(name: string, ...args: unknown[]): void {
-    for (const listener of this.#listeners.get(name) ?? []) listener(...args);
+    for (const listener of this.#listeners.get(name) ?? []) {
+      try {
+        listener(...args);
+      } catch (error) {
+        this.#report(error);
+      }
+    }
   }
 
   #report(error: unknown): void {
@@ -232,7 +244,8 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
   }
 
   #send(text: string): boolean {
-    if (this.#state === "open") {
+    // An event emitted while the socket is closing is queued for the next connection instead of being lost.
+    if (this.#isOpen()) {
       this.#ws!.send(text);
       return true;
     }

@@ -174,3 +174,43 @@ describe("client: reconnection", () => {
     expect(disconnects).toEqual([[1001, "restarting"]]);
   });
 });
+
+describe("client: edges of a connection", () => {
+  it("queues an event emitted while the socket is closing, and sends it on the next connection", async () => {
+    const server = await startTestServer();
+    cleanups.push(() => server.stop());
+    const { client } = observe(server.url, { reconnect });
+    await waitUntil(() => client.state === "open", "open");
+    const [socket] = server.sockets;
+    // A close frame written under ws's feet, with the server's reading paused: the client answers it and then
+    // stays in CLOSING (still "open" for its listeners) until the TCP connection ends.
+    const tcp = (socket as unknown as { _socket: import("node:net").Socket })._socket;
+    tcp.pause();
+    tcp.write(Buffer.from([0x88, 0x00]));
+    await waitUntil(() => !client.send("probe"), "the socket to be closing");
+    expect(client.state).toBe("open");
+    expect(client.emit("while-closing", 1)).toBe(true);
+    tcp.destroy();
+    await waitUntil(() => server.events.length === 1, "the event on the next connection");
+    expect(server.events[0]).toMatchObject({ name: "while-closing", data: 1 });
+    expect(server.connections).toBe(2);
+  });
+
+  it("keeps working when a listener throws: the error goes to onError, other listeners still run", async () => {
+    const server = await startTestServer();
+    cleanups.push(() => server.stop());
+    const { client } = observe(server.url, { reconnect });
+    const errors: unknown[] = [];
+    let connected = 0;
+    client.onError((error) => errors.push(error));
+    client.onConnect(() => {
+      throw new Error("bad listener");
+    });
+    client.onConnect(() => connected++);
+    await waitUntil(() => connected === 1, "the second listener");
+    expect(client.state).toBe("open");
+    expect(errors).toEqual([new Error("bad listener")]);
+    client.emit("still-works");
+    await waitUntil(() => server.events.length === 1, "an event");
+  });
+});
