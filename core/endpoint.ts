@@ -3,6 +3,7 @@
  * sessions, stats and graceful shutdown. Framework adapters wrap it; it imports no framework.
  * @module
  */
+import { addListener } from "./listeners.js";
 import type { IncomingMessage, Server } from "node:http";
 import { WebSocketServer, type WebSocket } from "ws";
 import { Connection, type ConnectionHost, type RequestInfo } from "./connection.js";
@@ -321,12 +322,12 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
 
   /** Adds an endpoint-level error handler (all connections' errors and handshake failures). */
   onError(handler: EndpointErrorHandler<Data, In, Out>): () => void {
-    return addTo(this.#errorHandlers, handler);
+    return addListener(this.#errorHandlers, handler);
   }
 
   /** Adds an endpoint-level close handler, called for every connection that closes. */
   onClose(handler: EndpointCloseHandler<Data, In, Out>): () => void {
-    return addTo(this.#closeHandlers, handler);
+    return addListener(this.#closeHandlers, handler);
   }
 
   /** The number of open connections. */
@@ -670,13 +671,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function addTo<T>(list: T[], item: T): () => void {
-  list.push(item);
-  return () => {
-    const index = list.indexOf(item);
-    if (index !== -1) list.splice(index, 1);
-  };
-}
 
 // Without an error handler, only the server's own faults are logged; what a misbehaving or vanished
 // client causes (protocol violations, resets, timeouts) is the endpoint's business only when asked.
