@@ -5,15 +5,15 @@
  * @module
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { Endpoint, type ConnectionHandler, type EndpointOptions } from "../core/index.js";
+import { Endpoint, type ConnectionHandler, type DefaultEventMap, type EndpointOptions, type EventMap } from "../core/index.js";
 
 /** A WebSocket endpoint for Express routes. */
-export class ExpressWebSocket<Data = unknown> extends Endpoint<Data> {
+export class ExpressWebSocket<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> extends Endpoint<Data, In, Out> {
   /**
    * A terminal route handler that upgrades the request and calls `onConnection(connection, req)`.
    * A plain GET (no upgrade) gets `426 Upgrade Required`.
    */
-  handler(onConnection: ConnectionHandler<Data, Request>): RequestHandler {
+  handler(onConnection: ConnectionHandler<Data, Request, In, Out>): RequestHandler {
     if (typeof onConnection !== "function") throw new TypeError(`wsmount: handler(onConnection) needs a function; got ${typeof onConnection}`);
     return (req: Request, res: Response, _next: NextFunction) => {
       if (this.accept(req, { onConnection, context: req, params: req.params as Record<string, string> })) return;
@@ -24,8 +24,10 @@ export class ExpressWebSocket<Data = unknown> extends Endpoint<Data> {
 }
 
 /** Creates a WebSocket endpoint for Express. */
-export function websocket<Data = unknown>(options?: EndpointOptions<Data>): ExpressWebSocket<Data> {
-  return new ExpressWebSocket<Data>(options);
+export function websocket<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap>(
+  options?: EndpointOptions<Data>,
+): ExpressWebSocket<Data, In, Out> {
+  return new ExpressWebSocket<Data, In, Out>(options);
 }
 
 export * from "../core/index.js";

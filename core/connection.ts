@@ -2,12 +2,29 @@
  * A WebSocket connection: the only code that touches the `ws` instance after the 101.
  * @module
  */
+import { addListener } from "./listeners.js";
 import type { Writable } from "node:stream";
 import { ErrorCode, WsmountError, type ErrorCodeValue } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Counters } from "./stats.js";
 import { ReadyState, type SendData, type SocketLike } from "./types.js";
 import { MessageWriter } from "./message-writer.js";
+import { EventState, isEnvelopeBytes, type AnyEventHandler } from "./events.js";
+import { Broadcast, type Targets } from "./broadcast.js";
+import type { Publication } from "./broker.js";
+import type { PreparedMessage } from "./prepared.js";
+import type { Rooms } from "./rooms.js";
+import {
+  encodeEvent,
+  encodeWelcome,
+  type AckArgs,
+  type AckResult,
+  type DefaultEventMap,
+  type EventArgs,
+  type EventHandler,
+  type EventMap,
+  type EventNames,
+} from "./protocol/index.js";
 
 const kConnection = Symbol("wsmount.connection");
 
@@ -48,6 +65,8 @@ export interface SendOptions {
 export interface ConnectionHost {
   readonly options: ResolvedOptions<any>;
   readonly counters: Counters;
+  readonly rooms: Rooms<Connection<any, any, any>>;
+  publish(publication: Publication): void;
   connectionClosed(connection: Connection<any>, code: number, reason: string): void;
   reportError(error: Error, connection?: Connection<any>): void;
 }
@@ -55,8 +74,11 @@ export interface ConnectionHost {
 /** A message held while the connection handler is still running. */
 type Held = { data: Buffer; isBinary: boolean };
 
-/** An open (or closing) WebSocket connection. */
-export class Connection<Data = unknown> {
+/**
+ * An open (or closing) WebSocket connection. `In` types the events clients send (handled with `on`),
+ * `Out` the events the server emits.
+ */
+export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> {
   /** The connection's id: from `authenticate`, else `generateId`. Unique among the endpoint's open connections. */
   readonly id: string;
   /** Session data: from `authenticate`, replaced or merged by `updateSession`. */
@@ -76,6 +98,8 @@ export class Connection<Data = unknown> {
   _stallSince = 0;
   /** @internal */
   _stallBytes = 0;
+  /** @internal the rooms this connection is in (reverse index of the endpoint's room index) */
+  _rooms: Set<string> | null = null;
 
   readonly #ws: SocketLike;
   readonly #host: ConnectionHost;
@@ -91,6 +115,7 @@ export class Connection<Data = unknown> {
   #closed = false;
   #writer: MessageWriter | null = null;
   #deferred: Array<[SendData, SendOptions | undefined]> | null = null;
+  #events: EventState | null = null;
 
   /** @internal connections are created by the endpoint */
   constructor(ws: SocketLike, host: ConnectionHost, id: string, data: Data, request: RequestInfo, now: number) {
@@ -185,22 +210,119 @@ export class Connection<Data = unknown> {
 
   /** Adds a handler for received messages. Returns a function that removes it. */
   onMessage(handler: MessageHandler): () => void {
-    return add(this.#messageHandlers, handler);
+    return addListener(this.#messageHandlers, handler);
   }
 
   /** Adds a handler for the connection's close. */
   onClose(handler: CloseHandler): () => void {
-    return add(this.#closeHandlers, handler);
+    return addListener(this.#closeHandlers, handler);
   }
 
   /** Adds a handler for the connection's errors. */
   onError(handler: ErrorHandler): () => void {
-    return add(this.#errorHandlers, handler);
+    return addListener(this.#errorHandlers, handler);
   }
 
   /** Adds a handler for pongs. */
   onPong(handler: PongHandler): () => void {
-    return add(this.#pongHandlers, handler);
+    return addListener(this.#pongHandlers, handler);
+  }
+
+  /**
+   * Handles the named event `event` sent by the client. The handler gets the data; when the client
+   * asked for an acknowledgement, the first handler's return value (or resolved promise) is the answer
+   * and a thrown error reaches the client as an error (message and code, never the stack).
+   */
+  on<K extends EventNames<In>>(event: K, handler: EventHandler<In, K>): () => void {
+    return (this.#events ??= new EventState()).on(event, handler as AnyEventHandler);
+  }
+
+  /** Removes a handler of `event`, or all its handlers. */
+  off<K extends EventNames<In>>(event: K, handler?: EventHandler<In, K>): void {
+    this.#events?.off(event, handler as AnyEventHandler | undefined);
+  }
+
+  /** Emits the named event `event` to this client. Returns what `send` returns. */
+  emit<K extends EventNames<Out>>(event: K, ...args: EventArgs<Out, K>): boolean {
+    return this._sendText(encodeEvent(event, args[0]));
+  }
+
+  /**
+   * Emits `event` and waits for the client's answer: resolves with its result, rejects with a
+   * `RemoteError` when its handler failed, or an `AckError` on timeout (`ackTimeout`, or the
+   * `timeout` given after the data) or disconnection.
+   */
+  emitWithAck<K extends EventNames<Out>>(event: K, ...args: AckArgs<Out, K>): Promise<AckResult<Out, K>> {
+    const options = (args.length > 1 ? args[args.length - 1] : undefined) as { timeout?: number } | undefined;
+    const timeout = options?.timeout ?? this.#host.options.ackTimeout;
+    return (this.#events ??= new EventState()).call(this, event, args[0], timeout) as Promise<AckResult<Out, K>>;
+  }
+
+  /** Joins `room`; returns false when already in it. */
+  join(room: string): boolean {
+    if (typeof room !== "string" || room.length === 0) throw new TypeError(`wsmount: a room name must be a non-empty string; got ${String(room)}`);
+    if (this.#closed) return false;
+    return this.#host.rooms.join(this, room);
+  }
+
+  /** Leaves `room`; returns false when not in it. */
+  leave(room: string): boolean {
+    return this.#host.rooms.leave(this, room);
+  }
+
+  /** The rooms this connection is in (a live view). */
+  get rooms(): ReadonlySet<string> {
+    return this._rooms ?? EMPTY_ROOMS;
+  }
+
+  /** Sends to rooms or connection ids, leaving this connection out (as socket.io's `socket.to`). */
+  to(...targets: Targets): Broadcast<Out> {
+    return new Broadcast<Out>((publication) => this.#host.publish(publication), [], [this.id]).to(...targets);
+  }
+
+  /** Sends to every connection of the endpoint but this one. */
+  get broadcast(): Broadcast<Out> {
+    return new Broadcast<Out>((publication) => this.#host.publish(publication), [], [this.id]);
+  }
+
+  /** @internal sends an encoded envelope. */
+  _sendText(text: string): boolean {
+    return this.send(text);
+  }
+
+  /** @internal greets the client with its id (docs/protocol.md section 7). */
+  _welcome(): void {
+    this.send(encodeWelcome(this.id));
+  }
+
+  /**
+   * @internal sends a message framed once for many recipients: the shared frame is written straight to
+   * the socket unless `ws` still queues earlier sends (compression in progress), which must go first.
+   */
+  _sendPrepared(message: PreparedMessage): boolean {
+    const ws = this.#ws;
+    if (ws.readyState !== ReadyState.OPEN) return false;
+    if (this.#writer !== null) return this.#defer(message.original, { binary: message.binary });
+    const { maxBufferedAmount, writeBufferSize, compression } = this.#host.options;
+    if (ws.bufferedAmount > maxBufferedAmount) return this.#overLimit();
+    const sender = ws._sender;
+    const socket = ws._socket;
+    this.#host.counters.messagesOut++;
+    if (sender === null || socket === null || sender._state !== 0 || sender._queue.length > 0) {
+      ws.send(message.original, { binary: message.binary });
+      return ws.bufferedAmount <= writeBufferSize;
+    }
+    const deflate = ws._extensions["permessage-deflate"];
+    if (deflate === undefined || compression === false || message.data.length < compression.threshold) {
+      socket.write(message.plainFrame());
+    } else if (deflate.params?.server_no_context_takeover === true) {
+      const bits = deflate.params.server_max_window_bits;
+      socket.write(message.deflatedFrame(typeof bits === "number" ? bits : 15, compression));
+    } else {
+      // The peer's compression context carries over between messages: only ws can compress for it.
+      ws.send(message.original, { binary: message.binary });
+    }
+    return ws.bufferedAmount <= writeBufferSize;
   }
 
   /** @internal holds incoming messages until {@link _release} (async connection handler running). */
@@ -309,6 +431,7 @@ export class Connection<Data = unknown> {
     if (this.#closed) return;
     this.#closed = true;
     this.#held = null;
+    this.#events?.closed();
     const text = this.#closeReason ?? reason.toString();
     const socket = this.#ws._socket;
     if (socket !== null) {
@@ -317,6 +440,8 @@ export class Connection<Data = unknown> {
     }
     for (const handler of this.#closeHandlers.slice()) this.#call(handler, code, text);
     this.#host.connectionClosed(this, code, text);
+    // Close handlers still see the rooms (to tell them who left); then the connection leaves them all.
+    this.#host.rooms.leaveAll(this);
   }
 
   /** @internal bytes read and written so far. */
@@ -338,6 +463,10 @@ export class Connection<Data = unknown> {
   }
 
   #deliver(data: Buffer, isBinary: boolean): void {
+    if (!isBinary && isEnvelopeBytes(data)) {
+      (this.#events ??= new EventState()).receive(this, data.toString());
+      return;
+    }
     const handlers = this.#messageHandlers;
     if (handlers.length === 0) return;
     const value = isBinary ? data : data.toString();
@@ -385,13 +514,8 @@ export class Connection<Data = unknown> {
   }
 }
 
-function add<T>(list: T[], item: T): () => void {
-  list.push(item);
-  return () => {
-    const index = list.indexOf(item);
-    if (index !== -1) list.splice(index, 1);
-  };
-}
+const EMPTY_ROOMS: ReadonlySet<string> = new Set();
+
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

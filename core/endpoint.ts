@@ -3,6 +3,7 @@
  * sessions, stats and graceful shutdown. Framework adapters wrap it; it imports no framework.
  * @module
  */
+import { addListener } from "./listeners.js";
 import type { IncomingMessage, Server } from "node:http";
 import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
 import { Connection, type ConnectionHost, type RequestInfo } from "./connection.js";
@@ -35,16 +36,24 @@ import {
   type ServerBinding,
 } from "./upgrade.js";
 import type { SocketLike } from "./types.js";
+import type { BrokerChannel, Publication } from "./broker.js";
+import { Broadcast, type Targets } from "./broadcast.js";
+import { PreparedMessage } from "./prepared.js";
+import { Rooms, type RoomListener } from "./rooms.js";
+import type { DefaultEventMap, EventArgs, EventMap, EventNames } from "./protocol/index.js";
 
 const kAccepted = Symbol("wsmount.accepted");
 
 /** Handles a new connection; `context` is what the framework gives its handlers (request or ctx). */
-export type ConnectionHandler<Data, Context> = (connection: Connection<Data>, context: Context) => unknown;
+export type ConnectionHandler<Data, Context, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> = (
+  connection: Connection<Data, In, Out>,
+  context: Context,
+) => unknown;
 
 /** How an adapter hands a routed upgrade request to the endpoint. */
-export interface RouteMatch<Data, Context> {
+export interface RouteMatch<Data, Context, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> {
   /** The user's connection handler. */
-  onConnection: ConnectionHandler<Data, Context>;
+  onConnection: ConnectionHandler<Data, Context, In, Out>;
   /** What the connection handler gets as its second argument. */
   context: Context;
   /** Route parameters from the framework's router. */
@@ -83,9 +92,16 @@ export interface CloseOptions {
 }
 
 /** An endpoint-level error handler; `connection` is set when the error belongs to one. */
-export type EndpointErrorHandler<Data> = (error: Error, connection?: Connection<Data>) => unknown;
-/** An endpoint-level close handler (oscrud's UseCloseHandler). */
-export type EndpointCloseHandler<Data> = (connection: Connection<Data>, code: number, reason: string) => unknown;
+export type EndpointErrorHandler<Data, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> = (
+  error: Error,
+  connection?: Connection<Data, In, Out>,
+) => unknown;
+/** An endpoint-level close handler (oscrud's UseCloseHandler, iris's OnDisconnect). */
+export type EndpointCloseHandler<Data, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> = (
+  connection: Connection<Data, In, Out>,
+  code: number,
+  reason: string,
+) => unknown;
 
 interface Accepted {
   protocol: string | null;
@@ -99,18 +115,22 @@ const Closed = 2;
 /**
  * The framework-agnostic core of a WebSocket endpoint. Adapters (`wsmount/express`, `wsmount/koa`,
  * `wsmount/fastify`, `wsmount/node`) extend it with the way their framework mounts a route.
+ * `In` types the events clients send, `Out` the events the server emits.
  */
-export class Endpoint<Data = unknown> implements ConnectionHost {
+export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> implements ConnectionHost {
   /** The resolved, frozen options. */
   readonly options: ResolvedOptions<Data>;
   /** @internal */
   readonly counters = new Counters();
-  readonly #connections = new Map<string, Connection<Data>>();
+  /** @internal the room index of this process */
+  readonly rooms = new Rooms<Connection<Data, In, Out>>();
+  readonly #connections = new Map<string, Connection<Data, In, Out>>();
+  readonly #channel: BrokerChannel;
   readonly #wss: WebSocketServer;
   readonly #heartbeat: Heartbeat;
   readonly #attachments: Array<{ binding: ServerBinding; attachment: Attachment }> = [];
-  readonly #errorHandlers: EndpointErrorHandler<Data>[] = [];
-  readonly #closeHandlers: EndpointCloseHandler<Data>[] = [];
+  readonly #errorHandlers: EndpointErrorHandler<Data, In, Out>[] = [];
+  readonly #closeHandlers: EndpointCloseHandler<Data, In, Out>[] = [];
   #inFlight = 0;
   #state = Running;
   #closing: Promise<void> | null = null;
@@ -132,6 +152,100 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
     this.#wss = new WebSocketServer(serverOptions);
     this.#wss.on("headers", addAcceptedHeaders);
     this.#heartbeat = new Heartbeat(this.options as ResolvedOptions<unknown>, this.#connections as Map<string, Connection<unknown>>, this.counters);
+    this.#channel = this.options.broker.connect(
+      this.options.name,
+      (publication) => this.deliver(publication),
+      (error, stage) => this.reportError(new WsmountError(ErrorCode.BROKER, `wsmount: broker ${stage} failed: ${error.message}`, { cause: error })),
+    );
+  }
+
+  /** Sends to rooms or connection ids (each connection is also a room named by its id). */
+  to(...targets: Targets): Broadcast<Out> {
+    return this.#broadcast().to(...targets);
+  }
+
+  /** Sends to every connection except those in these rooms or with these ids. */
+  except(...targets: Targets): Broadcast<Out> {
+    return this.#broadcast().except(...targets);
+  }
+
+  /** Sends to every connection of the endpoint. */
+  all(): Broadcast<Out> {
+    return this.#broadcast();
+  }
+
+  /** Emits an event to every connection of the endpoint. */
+  emit<K extends EventNames<Out>>(event: K, ...args: EventArgs<Out, K>): void {
+    this.#broadcast().emit(event, ...args);
+  }
+
+  /** The connections of `room` in this process. */
+  members(room: string): Connection<Data, In, Out>[] {
+    return [...this.rooms.members(room)];
+  }
+
+  /** How many connections of this process are in `room`. */
+  roomSize(room: string): number {
+    return this.rooms.members(room).size;
+  }
+
+  /** The rooms that have members in this process. */
+  roomNames(): string[] {
+    return [...this.rooms.names()];
+  }
+
+  /** Called when a room gets its first member in this process. */
+  onRoomCreated(listener: RoomListener): () => void {
+    return this.rooms.onCreated(listener);
+  }
+
+  /** Called when a room loses its last member in this process. */
+  onRoomEmptied(listener: RoomListener): () => void {
+    return this.rooms.onEmptied(listener);
+  }
+
+  /** @internal hands a publication to the broker, which delivers it on every process. */
+  publish(publication: Publication): void {
+    this.#channel.publish(publication);
+  }
+
+  /**
+   * @internal delivers a publication to this process's recipients: the message is framed once and the
+   * same frame written to each recipient.
+   */
+  deliver(publication: Publication): void {
+    const recipients = this.#recipients(publication);
+    if (recipients.length === 0) return;
+    const message = new PreparedMessage(publication.data, publication.binary);
+    for (const connection of recipients) connection._sendPrepared(message);
+  }
+
+  #recipients(publication: Publication): Connection<Data, In, Out>[] {
+    const { to, except } = publication;
+    let excluded: Set<Connection<Data, In, Out>> | null = null;
+    if (except.length > 0) {
+      excluded = new Set();
+      for (const name of except) this.#addTarget(name, excluded);
+    }
+    const recipients: Connection<Data, In, Out>[] = [];
+    if (to.length === 0) {
+      for (const connection of this.#connections.values()) if (excluded === null || !excluded.has(connection)) recipients.push(connection);
+      return recipients;
+    }
+    const chosen = new Set<Connection<Data, In, Out>>();
+    for (const name of to) this.#addTarget(name, chosen);
+    for (const connection of chosen) if (excluded === null || !excluded.has(connection)) recipients.push(connection);
+    return recipients;
+  }
+
+  #addTarget(name: string, into: Set<Connection<Data, In, Out>>): void {
+    for (const member of this.rooms.members(name)) into.add(member);
+    const byId = this.#connections.get(name);
+    if (byId !== undefined) into.add(byId);
+  }
+
+  #broadcast(): Broadcast<Out> {
+    return new Broadcast<Out>((publication) => this.publish(publication));
   }
 
   /**
@@ -170,7 +284,7 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
    * the endpoint is not attached to): answer it with {@link plainResponse}. When it returns `true`
    * the endpoint owns the socket: the framework must not respond.
    */
-  accept<Context>(request: IncomingMessage, match: RouteMatch<Data, Context>): boolean {
+  accept<Context>(request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>): boolean {
     const pending = pendingUpgradeOf(request);
     if (pending === undefined) return false;
     if (pending.state !== UpgradeState.Routing) return true;
@@ -199,7 +313,7 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
   }
 
   /** For adapters that mount on a path without a framework (node:http). */
-  protected mountPath<Context>(server: Server, path: string, onConnection: ConnectionHandler<Data, Context>, context: (request: IncomingMessage) => Context): void {
+  protected mountPath<Context>(server: Server, path: string, onConnection: ConnectionHandler<Data, Context, In, Out>, context: (request: IncomingMessage) => Context): void {
     const binding = bindingOf(server);
     const handler = {
       handshakeTimeout: this.options.handshakeTimeout,
@@ -212,13 +326,13 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
   }
 
   /** Adds an endpoint-level error handler (all connections' errors and handshake failures). */
-  onError(handler: EndpointErrorHandler<Data>): () => void {
-    return addTo(this.#errorHandlers, handler);
+  onError(handler: EndpointErrorHandler<Data, In, Out>): () => void {
+    return addListener(this.#errorHandlers, handler);
   }
 
   /** Adds an endpoint-level close handler, called for every connection that closes. */
-  onClose(handler: EndpointCloseHandler<Data>): () => void {
-    return addTo(this.#closeHandlers, handler);
+  onClose(handler: EndpointCloseHandler<Data, In, Out>): () => void {
+    return addListener(this.#closeHandlers, handler);
   }
 
   /** The number of open connections. */
@@ -227,12 +341,12 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
   }
 
   /** The open connections. */
-  connections(): IterableIterator<Connection<Data>> {
+  connections(): IterableIterator<Connection<Data, In, Out>> {
     return this.#connections.values();
   }
 
   /** The open connection with this id. */
-  getConnection(id: string): Connection<Data> | undefined {
+  getConnection(id: string): Connection<Data, In, Out> | undefined {
     return this.#connections.get(id);
   }
 
@@ -306,11 +420,12 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
     this.#heartbeat.stop();
     this.detach();
     this.#wss.close();
+    await this.#channel.close();
     this.#state = Closed;
   }
 
   /** @internal */
-  connectionClosed(connection: Connection<Data>, code: number, reason: string): void {
+  connectionClosed(connection: Connection<Data, In, Out>, code: number, reason: string): void {
     if (this.#connections.get(connection.id) === connection) this.#connections.delete(connection.id);
     for (const handler of this.#closeHandlers.slice()) this.#callSafely(handler, connection, code, reason);
     if (this.#connections.size === 0) {
@@ -320,7 +435,7 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
   }
 
   /** @internal */
-  reportError(error: Error, connection?: Connection<Data>): void {
+  reportError(error: Error, connection?: Connection<Data, In, Out>): void {
     if (this.#errorHandlers.length === 0) {
       logUnhandled(error);
       return;
@@ -345,7 +460,7 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
   }
 
   /** Everything between the route claiming the socket and the 101 (or its refusal). */
-  #handshake<Context>(request: IncomingMessage, pending: PendingUpgrade, match: RouteMatch<Data, Context>, middlewareHeaders: Record<string, unknown> | null): void {
+  #handshake<Context>(request: IncomingMessage, pending: PendingUpgrade, match: RouteMatch<Data, Context, In, Out>, middlewareHeaders: Record<string, unknown> | null): void {
     const refusal = this.#check(request);
     if (typeof refusal !== "string" && refusal !== null) return this.#refuse(pending, refusal);
     const protocol = refusal;
@@ -417,7 +532,7 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
   #upgrade<Context>(
     request: IncomingMessage,
     pending: PendingUpgrade,
-    match: RouteMatch<Data, Context>,
+    match: RouteMatch<Data, Context, In, Out>,
     protocol: string | null,
     middlewareHeaders: Record<string, unknown> | null,
     auth: AuthResult<Data>,
@@ -465,7 +580,7 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
     return lines;
   }
 
-  #open<Context>(ws: SocketLike, request: IncomingMessage, match: RouteMatch<Data, Context>, id: string, data: Data): void {
+  #open<Context>(ws: SocketLike, request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>, id: string, data: Data): void {
     const info: RequestInfo = {
       url: request.url ?? "/",
       path: pathnameOf(request.url),
@@ -474,10 +589,11 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
       headers: request.headers,
       remoteAddress: request.socket.remoteAddress,
     };
-    const connection = new Connection<Data>(ws, this, id, data, info, Date.now());
+    const connection = new Connection<Data, In, Out>(ws, this, id, data, info, Date.now());
     this.#connections.set(id, connection);
     this.counters.accepted++;
     this.#heartbeat.start();
+    if (this.options.welcome) connection._welcome();
     let result: unknown;
     try {
       result = match.onConnection(connection, match.context);
@@ -498,15 +614,17 @@ export class Endpoint<Data = unknown> implements ConnectionHost {
     }
   }
 
-  #connectionHandlerFailed(connection: Connection<Data>, error: unknown): void {
+  #connectionHandlerFailed(connection: Connection<Data, In, Out>, error: unknown): void {
     this.reportError(handlerFailed(error), connection);
     connection.close(1011, "internal error");
   }
 }
 
 /** Creates a framework-agnostic endpoint (adapters call this for you). */
-export function createEndpoint<Data = unknown>(options?: EndpointOptions<Data>): Endpoint<Data> {
-  return new Endpoint<Data>(options);
+export function createEndpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap>(
+  options?: EndpointOptions<Data>,
+): Endpoint<Data, In, Out> {
+  return new Endpoint<Data, In, Out>(options);
 }
 
 function chosenProtocol(_offered: Set<string>, request: IncomingMessage): string | false {
@@ -558,13 +676,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function addTo<T>(list: T[], item: T): () => void {
-  list.push(item);
-  return () => {
-    const index = list.indexOf(item);
-    if (index !== -1) list.splice(index, 1);
-  };
-}
 
 // Without an error handler, only the server's own faults are logged; what a misbehaving or vanished
 // client causes (protocol violations, resets, timeouts) is the endpoint's business only when asked.

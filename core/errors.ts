@@ -26,6 +26,14 @@ export const ErrorCode = {
   READ_BUFFER_FULL: "ERR_WSMOUNT_READ_BUFFER_FULL",
   /** An operation needs an open connection. */
   NOT_OPEN: "ERR_WSMOUNT_NOT_OPEN",
+  /** A client sent a message that starts like an event envelope but is not a valid one. */
+  INVALID_ENVELOPE: "ERR_WSMOUNT_INVALID_ENVELOPE",
+  /** A client called (asked an acknowledgement for) an event that has no handler. */
+  UNKNOWN_EVENT: "ERR_WSMOUNT_UNKNOWN_EVENT",
+  /** The broker failed to connect, publish or deliver; local delivery goes on. */
+  BROKER: "ERR_WSMOUNT_BROKER",
+  /** A client sent an error notice about a message the server sent. */
+  PROTOCOL_NOTICE: "ERR_WSMOUNT_PROTOCOL_NOTICE",
 } as const;
 
 /** One of the {@link ErrorCode} values. */

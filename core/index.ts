@@ -28,3 +28,23 @@ export { ErrorCode, HandshakeRejection, InvalidOptionError, WsmountError, type E
 export type { EndpointStats } from "./stats.js";
 export type { RefusalReason } from "./handshake.js";
 export type { SendData } from "./types.js";
+export { Broadcast, type Targets } from "./broadcast.js";
+export { memoryBroker, type Broker, type BrokerChannel, type BrokerErrorHandler, type Publication } from "./broker.js";
+export type { RoomListener } from "./rooms.js";
+export {
+  AckError,
+  AckErrorCode,
+  ProtocolError,
+  RemoteError,
+  WireErrorCode,
+  type AckArgs,
+  type AckOptions,
+  type AckResult,
+  type DefaultEventMap,
+  type EventArgs,
+  type EventData,
+  type EventHandler,
+  type EventMap,
+  type EventNames,
+  type JsonValue,
+} from "./protocol/index.js";

@@ -5,6 +5,7 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage } from "node:http";
 import { randomBytes } from "node:crypto";
 import { InvalidOptionError, type HandshakeRejection } from "./errors.js";
+import { memoryBroker, type Broker } from "./broker.js";
 
 /** What `authenticate` may resolve to: the connection's id and session data, or a refusal. */
 export type AuthResult<Data> =
@@ -113,6 +114,17 @@ export interface EndpointOptions<Data = unknown> {
   headers?: ValueOrFn<Record<string, string | readonly string[]>>;
   /** Open connections beyond which new upgrades get `503`. @defaultValue Infinity */
   maxConnections?: number;
+  /**
+   * The endpoint's name on the broker: processes whose endpoints share a name share rooms and
+   * broadcasts. Give each endpoint its own when several share a broker. @defaultValue "default"
+   */
+  name?: string;
+  /** Carries rooms, broadcasts and targeted sends between processes. @defaultValue in-process delivery */
+  broker?: Broker;
+  /** Milliseconds `emitWithAck` waits for an answer; `0` waits until the connection closes. @defaultValue 10000 */
+  ackTimeout?: number;
+  /** Send each client its connection id as the first message (events protocol `w`). @defaultValue false */
+  welcome?: boolean;
 }
 
 /** Options after defaults and validation. */
@@ -134,12 +146,16 @@ export interface ResolvedOptions<Data = unknown> {
   readonly generateId: (request: IncomingMessage) => string;
   readonly headers: EndpointOptions["headers"] | undefined;
   readonly maxConnections: number;
+  readonly name: string;
+  readonly broker: Broker;
+  readonly ackTimeout: number;
+  readonly welcome: boolean;
 }
 
 const KNOWN = new Set([
   "handshakeTimeout", "pingInterval", "pongTimeout", "idleTimeout", "writeTimeout", "maxMessageSize",
   "readBufferSize", "writeBufferSize", "maxBufferedAmount", "backpressure", "subprotocols", "compression",
-  "checkOrigin", "authenticate", "generateId", "headers", "maxConnections",
+  "checkOrigin", "authenticate", "generateId", "headers", "maxConnections", "name", "broker", "ackTimeout", "welcome",
 ]);
 
 const COMPRESSION_DEFAULTS: Required<CompressionOptions> = {
@@ -193,6 +209,10 @@ export function resolveOptions<Data>(options: EndpointOptions<Data> = {}): Resol
     generateId: fn<(request: IncomingMessage) => string>(options, "generateId") ?? randomId,
     headers: headers(options.headers),
     maxConnections: maxConnections(options.maxConnections),
+    name: name(options.name),
+    broker: broker(options.broker),
+    ackTimeout: ms(options, "ackTimeout", 10_000, true),
+    welcome: bool(options, "welcome", false),
   });
 }
 
@@ -310,6 +330,27 @@ export function validateHeaders(value: Record<string, unknown>, option: string):
       throw new InvalidOptionError(`${option}.${name}`, "a valid HTTP header (string value, no CR/LF)", v);
     }
   }
+}
+
+function bool(options: object, name: string, fallback: boolean): boolean {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new InvalidOptionError(name, "a boolean", value);
+  return value;
+}
+
+function name(value: unknown): string {
+  if (value === undefined) return "default";
+  if (typeof value !== "string" || value.length === 0 || value.length > 200) throw new InvalidOptionError("name", "a non-empty string of at most 200 characters", value);
+  return value;
+}
+
+function broker(value: unknown): Broker {
+  if (value === undefined) return memoryBroker();
+  if (value === null || typeof value !== "object" || typeof (value as Broker).connect !== "function") {
+    throw new InvalidOptionError("broker", "a broker (an object with a connect() method, e.g. memoryBroker())", value);
+  }
+  return value as Broker;
 }
 
 function maxConnections(value: unknown): number {

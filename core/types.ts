@@ -20,6 +20,10 @@ export interface SocketLike {
   pause(): void;
   resume(): void;
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** The framer; `ws` keeps its queue state there (`_state` 0 = idle, `_queue` = sends waiting on compression). */
+  readonly _sender: { readonly _state: number; readonly _queue: readonly unknown[] } | null;
+  /** Negotiated extensions; `permessage-deflate` carries its negotiated `params`. */
+  readonly _extensions: { readonly "permessage-deflate"?: { readonly params: Readonly<Record<string, unknown>> | null } };
   /** The TCP socket; `ws` keeps it as `_socket`. */
   readonly _socket: {
     readonly bytesWritten: number;
@@ -27,6 +31,7 @@ export interface SocketLike {
     /** Bytes waiting in the socket's own write buffer. */
     readonly writableLength: number;
     readonly remoteAddress?: string | undefined;
+    write(data: Buffer): boolean;
   } | null;
 }
 
