@@ -1,0 +1,53 @@
+/**
+ * Koa adapter: `router.get("/echo", ws.handler(onConnection))` with `@koa/router`, or
+ * `app.use(ws.middleware("/echo", onConnection))` on a plain Koa stack; then `ws.attach(server)`
+ * once on the server that `app.listen()` returned. Koa middleware runs before the 101; what it
+ * answers (`ctx.throw(401)`, `ctx.status = 403`) reaches the client as a real HTTP response.
+ * @module
+ */
+import type { Context, Middleware, Next } from "koa";
+import { Endpoint, type ConnectionHandler, type DefaultEventMap, type EndpointOptions, type EventMap } from "../core/index.js";
+
+/** A WebSocket endpoint for Koa. */
+export class KoaWebSocket<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> extends Endpoint<Data, In, Out> {
+  /**
+   * Route middleware (for `@koa/router`) that upgrades the request and calls
+   * `onConnection(connection, ctx)`. A plain GET gets `426 Upgrade Required`.
+   */
+  handler(onConnection: ConnectionHandler<Data, Context, In, Out>): Middleware {
+    if (typeof onConnection !== "function") throw new TypeError(`wsmount: handler(onConnection) needs a function; got ${typeof onConnection}`);
+    return (ctx: Context) => this.#serve(ctx, onConnection);
+  }
+
+  /**
+   * Middleware for a plain Koa stack: requests for `path` are WebSocket requests, the rest go on to
+   * the next middleware.
+   */
+  middleware(path: string, onConnection: ConnectionHandler<Data, Context, In, Out>): Middleware {
+    if (typeof path !== "string" || !path.startsWith("/")) throw new TypeError(`wsmount: middleware(path) needs a path starting with "/"; got ${String(path)}`);
+    if (typeof onConnection !== "function") throw new TypeError(`wsmount: middleware(path, onConnection) needs a function; got ${typeof onConnection}`);
+    return (ctx: Context, next: Next) => (ctx.path === path ? this.#serve(ctx, onConnection) : next());
+  }
+
+  #serve(ctx: Context, onConnection: ConnectionHandler<Data, Context, In, Out>): void {
+    const params = (ctx as Context & { params?: Record<string, string> }).params;
+    if (this.accept(ctx.req, { onConnection, context: ctx, params })) {
+      // Koa's documented way to leave the response alone: the endpoint owns the socket now.
+      ctx.respond = false;
+      return;
+    }
+    const answer = this.plainResponse(ctx.req);
+    ctx.status = answer.status;
+    ctx.set(answer.headers);
+    ctx.body = answer.body;
+  }
+}
+
+/** Creates a WebSocket endpoint for Koa. */
+export function websocket<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap>(
+  options?: EndpointOptions<Data>,
+): KoaWebSocket<Data, In, Out> {
+  return new KoaWebSocket<Data, In, Out>(options);
+}
+
+export * from "../core/index.js";

@@ -1,0 +1,688 @@
+/**
+ * A WebSocket endpoint: options, the handshake after routing, the registry of open connections,
+ * sessions, stats and graceful shutdown. Framework adapters wrap it; it imports no framework.
+ * @module
+ */
+import { addListener } from "./listeners.js";
+import type { IncomingMessage, Server } from "node:http";
+import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
+import { Connection, type ConnectionHost, type RequestInfo } from "./connection.js";
+import { ErrorCode, HandshakeRejection, WsmountError } from "./errors.js";
+import {
+  checkHandshake,
+  isAllowedOrigin,
+  isForwardableHeader,
+  isSameOrigin,
+  isUpgradeRequest,
+  pathnameOf,
+  queryOf,
+  selectSubprotocol,
+  type Refusal,
+  type RefusalReason,
+} from "./handshake.js";
+import { Heartbeat } from "./heartbeat.js";
+import { resolveOptions, validateHeaders, type AuthResult, type EndpointOptions, type ResolvedOptions } from "./options.js";
+import { Counters, type EndpointStats } from "./stats.js";
+import {
+  UpgradeState,
+  bindingOf,
+  claimPending,
+  finishPending,
+  pendingUpgradeOf,
+  releaseSocketGuard,
+  writeResponse,
+  type Attachment,
+  type PendingUpgrade,
+  type ServerBinding,
+} from "./upgrade.js";
+import type { SocketLike } from "./types.js";
+import type { BrokerChannel, Publication } from "./broker.js";
+import { Broadcast, type Targets } from "./broadcast.js";
+import { PreparedMessage } from "./prepared.js";
+import { Rooms, type RoomListener } from "./rooms.js";
+import type { DefaultEventMap, EventArgs, EventMap, EventNames } from "./protocol/index.js";
+
+const kAccepted = Symbol("wsmount.accepted");
+
+/** Handles a new connection; `context` is what the framework gives its handlers (request or ctx). */
+export type ConnectionHandler<Data, Context, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> = (
+  connection: Connection<Data, In, Out>,
+  context: Context,
+) => unknown;
+
+/** How an adapter hands a routed upgrade request to the endpoint. */
+export interface RouteMatch<Data, Context, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> {
+  /** The user's connection handler. */
+  onConnection: ConnectionHandler<Data, Context, In, Out>;
+  /** What the connection handler gets as its second argument. */
+  context: Context;
+  /** Route parameters from the framework's router. */
+  params?: Record<string, string> | undefined;
+  /**
+   * Headers the framework holds outside the raw response (Fastify's `reply.getHeaders()`), forwarded
+   * onto the 101 with those middleware set on the response.
+   */
+  headers?: Record<string, unknown> | undefined;
+}
+
+/** A plain HTTP answer an adapter writes through its framework. */
+export interface PlainResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Options of {@link Endpoint.attach}. */
+export interface AttachOptions {
+  /**
+   * Only upgrade requests for which this returns true are routed through the framework; others are
+   * left to other `'upgrade'` listeners of the server. @defaultValue every request
+   */
+  shouldHandle?: (request: IncomingMessage) => boolean;
+}
+
+/** Options of {@link Endpoint.close}. */
+export interface CloseOptions {
+  /** Milliseconds to wait for closing handshakes before terminating the rest. @defaultValue 5000 */
+  timeout?: number;
+  /** Close code sent to open connections. @defaultValue 1001 */
+  code?: number;
+  /** Close reason sent to open connections. @defaultValue "server shutting down" */
+  reason?: string;
+}
+
+/** An endpoint-level error handler; `connection` is set when the error belongs to one. */
+export type EndpointErrorHandler<Data, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> = (
+  error: Error,
+  connection?: Connection<Data, In, Out>,
+) => unknown;
+/** An endpoint-level close handler (oscrud's UseCloseHandler, iris's OnDisconnect). */
+export type EndpointCloseHandler<Data, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> = (
+  connection: Connection<Data, In, Out>,
+  code: number,
+  reason: string,
+) => unknown;
+
+interface Accepted {
+  protocol: string | null;
+  headerLines: string[];
+}
+
+const Running = 0;
+const Closing = 1;
+const Closed = 2;
+
+/**
+ * The framework-agnostic core of a WebSocket endpoint. Adapters (`wsmount/express`, `wsmount/koa`,
+ * `wsmount/fastify`, `wsmount/node`) extend it with the way their framework mounts a route.
+ * `In` types the events clients send, `Out` the events the server emits.
+ */
+export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> implements ConnectionHost {
+  /** The resolved, frozen options. */
+  readonly options: ResolvedOptions<Data>;
+  /** @internal */
+  readonly counters = new Counters();
+  /** @internal the room index of this process */
+  readonly rooms = new Rooms<Connection<Data, In, Out>>();
+  readonly #connections = new Map<string, Connection<Data, In, Out>>();
+  readonly #channel: BrokerChannel;
+  readonly #wss: WebSocketServer;
+  readonly #heartbeat: Heartbeat;
+  readonly #attachments: Array<{ binding: ServerBinding; attachment: Attachment }> = [];
+  readonly #errorHandlers: EndpointErrorHandler<Data, In, Out>[] = [];
+  readonly #closeHandlers: EndpointCloseHandler<Data, In, Out>[] = [];
+  #inFlight = 0;
+  #state = Running;
+  #closing: Promise<void> | null = null;
+  #allClosed: (() => void) | null = null;
+
+  constructor(options?: EndpointOptions<Data>) {
+    this.options = resolveOptions(options);
+    const serverOptions: ServerOptions & { closeTimeout: number } = {
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.options.maxMessageSize,
+      perMessageDeflate: deflateOptions(this.options),
+      handleProtocols: chosenProtocol,
+      // How long a peer has to answer our close frame before ws destroys the socket (ws's default is
+      // 30 s, its option is not in @types/ws yet): a client that ignores an idle or backpressure close
+      // must not hold the socket longer than one that ignores a ping.
+      closeTimeout: this.options.pongTimeout,
+    };
+    this.#wss = new WebSocketServer(serverOptions);
+    this.#wss.on("headers", addAcceptedHeaders);
+    this.#heartbeat = new Heartbeat(this.options as ResolvedOptions<unknown>, this.#connections as Map<string, Connection<unknown>>, this.counters);
+    this.#channel = this.options.broker.connect(
+      this.options.name,
+      (publication) => this.deliver(publication),
+      (error, stage) => this.reportError(new WsmountError(ErrorCode.BROKER, `wsmount: broker ${stage} failed: ${error.message}`, { cause: error })),
+    );
+  }
+
+  /** Sends to rooms or connection ids (each connection is also a room named by its id). */
+  to(...targets: Targets): Broadcast<Out> {
+    return this.#broadcast().to(...targets);
+  }
+
+  /** Sends to every connection except those in these rooms or with these ids. */
+  except(...targets: Targets): Broadcast<Out> {
+    return this.#broadcast().except(...targets);
+  }
+
+  /** Sends to every connection of the endpoint. */
+  all(): Broadcast<Out> {
+    return this.#broadcast();
+  }
+
+  /** Emits an event to every connection of the endpoint. */
+  emit<K extends EventNames<Out>>(event: K, ...args: EventArgs<Out, K>): void {
+    this.#broadcast().emit(event, ...args);
+  }
+
+  /** The connections of `room` in this process. */
+  members(room: string): Connection<Data, In, Out>[] {
+    return [...this.rooms.members(room)];
+  }
+
+  /** How many connections of this process are in `room`. */
+  roomSize(room: string): number {
+    return this.rooms.members(room).size;
+  }
+
+  /** The rooms that have members in this process. */
+  roomNames(): string[] {
+    return [...this.rooms.names()];
+  }
+
+  /** Called when a room gets its first member in this process. */
+  onRoomCreated(listener: RoomListener): () => void {
+    return this.rooms.onCreated(listener);
+  }
+
+  /** Called when a room loses its last member in this process. */
+  onRoomEmptied(listener: RoomListener): () => void {
+    return this.rooms.onEmptied(listener);
+  }
+
+  /** @internal hands a publication to the broker, which delivers it on every process. */
+  publish(publication: Publication): void {
+    this.#channel.publish(publication);
+  }
+
+  /**
+   * @internal delivers a publication to this process's recipients: the message is framed once and the
+   * same frame written to each recipient.
+   */
+  deliver(publication: Publication): void {
+    const recipients = this.#recipients(publication);
+    if (recipients.length === 0) return;
+    const message = new PreparedMessage(publication.data, publication.binary);
+    for (const connection of recipients) connection._sendPrepared(message);
+  }
+
+  #recipients(publication: Publication): Connection<Data, In, Out>[] {
+    const { to, except } = publication;
+    let excluded: Set<Connection<Data, In, Out>> | null = null;
+    if (except.length > 0) {
+      excluded = new Set();
+      for (const name of except) this.#addTarget(name, excluded);
+    }
+    const recipients: Connection<Data, In, Out>[] = [];
+    if (to.length === 0) {
+      for (const connection of this.#connections.values()) if (excluded === null || !excluded.has(connection)) recipients.push(connection);
+      return recipients;
+    }
+    const chosen = new Set<Connection<Data, In, Out>>();
+    for (const name of to) this.#addTarget(name, chosen);
+    for (const connection of chosen) if (excluded === null || !excluded.has(connection)) recipients.push(connection);
+    return recipients;
+  }
+
+  #addTarget(name: string, into: Set<Connection<Data, In, Out>>): void {
+    for (const member of this.rooms.members(name)) into.add(member);
+    const byId = this.#connections.get(name);
+    if (byId !== undefined) into.add(byId);
+  }
+
+  #broadcast(): Broadcast<Out> {
+    return new Broadcast<Out>((publication) => this.publish(publication));
+  }
+
+  /**
+   * Attaches to the HTTP server that the framework listens on, so that upgrade requests run through
+   * the framework's middleware and routes. Call it once per server; returns `this`.
+   */
+  attach(server: Server, options: AttachOptions = {}): this {
+    if (options.shouldHandle !== undefined && typeof options.shouldHandle !== "function") {
+      throw new TypeError(`wsmount: option "shouldHandle" must be a function`);
+    }
+    const binding = bindingOf(server);
+    if (this.#attachments.some((entry) => entry.binding === binding && !("handleUpgrade" in entry.attachment))) return this;
+    const attachment: Attachment = {
+      handshakeTimeout: this.options.handshakeTimeout,
+      shouldHandle: options.shouldHandle,
+      reportError: (error) => this.reportError(asError(error)),
+    };
+    binding.addRouted(attachment);
+    this.#attachments.push({ binding, attachment });
+    return this;
+  }
+
+  /** Detaches from `server` (or every server); open connections stay open. */
+  detach(server?: Server): void {
+    for (const entry of this.#attachments.slice()) {
+      if (server === undefined || entry.binding === bindingOf(server)) {
+        entry.binding.remove(entry.attachment);
+        this.#attachments.splice(this.#attachments.indexOf(entry), 1);
+      }
+    }
+  }
+
+  /**
+   * For adapters: upgrades a request that came through a wsmount `'upgrade'` listener and reached a
+   * WebSocket route. Returns `false` when the request did not come that way (a plain GET, or a server
+   * the endpoint is not attached to): answer it with {@link plainResponse}. When it returns `true`
+   * the endpoint owns the socket: the framework must not respond.
+   */
+  accept<Context>(request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>): boolean {
+    const pending = pendingUpgradeOf(request);
+    if (pending === undefined) return false;
+    if (pending.state !== UpgradeState.Routing) return true;
+    const responseHeaders = claimPending(pending);
+    const middlewareHeaders = match.headers === undefined ? responseHeaders : { ...responseHeaders, ...match.headers };
+    this.#handshake(request, pending, match, middlewareHeaders);
+    return true;
+  }
+
+  /** For adapters: the answer to a request that reached a WebSocket route without an upgrade. */
+  plainResponse(request: IncomingMessage): PlainResponse {
+    if (this.#state !== Running) {
+      return { status: 503, headers: { "Retry-After": "1" }, body: "WebSocket endpoint is shutting down" };
+    }
+    // Only a request that Node would have emitted as 'upgrade' proves a missing attach(); one with
+    // `Upgrade: websocket` but no `Connection: upgrade` is plain HTTP and gets the 426 below.
+    if (isUpgradeRequest(request)) {
+      const error = new WsmountError(
+        ErrorCode.NOT_ATTACHED,
+        "wsmount: an upgrade request reached a WebSocket route, but the endpoint is not attached to this HTTP server; call ws.attach(server) with the server that app.listen() returned",
+      );
+      this.reportError(error);
+      return { status: 500, headers: {}, body: "WebSocket endpoint not attached to this server (call ws.attach(server))" };
+    }
+    return { status: 426, headers: { Upgrade: "websocket", Connection: "Upgrade" }, body: "Upgrade Required: this route speaks WebSocket" };
+  }
+
+  /** For adapters that mount on a path without a framework (node:http). */
+  protected mountPath<Context>(server: Server, path: string, onConnection: ConnectionHandler<Data, Context, In, Out>, context: (request: IncomingMessage) => Context): void {
+    const binding = bindingOf(server);
+    const handler = {
+      handshakeTimeout: this.options.handshakeTimeout,
+      reportError: (error: unknown) => this.reportError(asError(error)),
+      handleUpgrade: (request: IncomingMessage, pending: PendingUpgrade) =>
+        this.#handshake(request, pending, { onConnection, context: context(request) }, null),
+    };
+    binding.addPath(path, handler);
+    this.#attachments.push({ binding, attachment: handler });
+  }
+
+  /** Adds an endpoint-level error handler (all connections' errors and handshake failures). */
+  onError(handler: EndpointErrorHandler<Data, In, Out>): () => void {
+    return addListener(this.#errorHandlers, handler);
+  }
+
+  /** Adds an endpoint-level close handler, called for every connection that closes. */
+  onClose(handler: EndpointCloseHandler<Data, In, Out>): () => void {
+    return addListener(this.#closeHandlers, handler);
+  }
+
+  /** The number of open connections. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** The open connections. */
+  connections(): IterableIterator<Connection<Data, In, Out>> {
+    return this.#connections.values();
+  }
+
+  /** The open connection with this id. */
+  getConnection(id: string): Connection<Data, In, Out> | undefined {
+    return this.#connections.get(id);
+  }
+
+  /** The session data of the open connection with this id. */
+  getSession(id: string): Data | undefined {
+    return this.#connections.get(id)?.data;
+  }
+
+  /**
+   * Updates a connection's session: a plain-object `patch` is merged into plain-object data, anything
+   * else replaces it. Returns `false` when no open connection has this id.
+   */
+  updateSession(id: string, patch: Partial<Data> | Data): boolean {
+    const connection = this.#connections.get(id);
+    if (connection === undefined) return false;
+    const current = connection.data as unknown;
+    connection.data = (isPlainObject(current) && isPlainObject(patch) ? { ...current, ...patch } : patch) as Data;
+    return true;
+  }
+
+  /** A snapshot of the endpoint's counters. */
+  stats(): EndpointStats {
+    const c = this.counters;
+    let bytesIn = c.closedBytesIn;
+    let bytesOut = c.closedBytesOut;
+    for (const connection of this.#connections.values()) {
+      const [read, written] = connection._socketBytes();
+      bytesIn += read;
+      bytesOut += written;
+    }
+    return {
+      connections: this.#connections.size,
+      handshakes: { accepted: c.accepted, refused: { ...c.refused } },
+      messagesIn: c.messagesIn,
+      messagesOut: c.messagesOut,
+      bytesIn,
+      bytesOut,
+      messagesDropped: c.messagesDropped,
+      closedBy: { ...c.closedBy },
+    };
+  }
+
+  /**
+   * Graceful shutdown: new upgrades get `503`, open connections get a close frame (1001), their closing
+   * handshakes are awaited up to `timeout`, the rest are terminated, and the endpoint detaches from
+   * its servers. Calling it again returns the same promise.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    const timeout = options.timeout ?? 5000;
+    if (!Number.isInteger(timeout) || timeout < 0) throw new TypeError(`wsmount: option "timeout" must be an integer >= 0; got ${String(timeout)}`);
+    this.#state = Closing;
+    this.#closing = this.#shutdown(timeout, options.code ?? 1001, options.reason ?? "server shutting down");
+    return this.#closing;
+  }
+
+  async #shutdown(timeout: number, code: number, reason: string): Promise<void> {
+    const allClosed = new Promise<void>((resolve) => {
+      this.#allClosed = resolve;
+    });
+    if (this.#connections.size === 0) this.#allClosed?.();
+    for (const connection of this.#connections.values()) {
+      this.counters.closedBy.shutdown++;
+      connection.close(code, reason);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))]);
+    clearTimeout(timer);
+    for (const connection of this.#connections.values()) connection.terminate();
+    await allClosed;
+    this.#heartbeat.stop();
+    this.detach();
+    this.#wss.close();
+    await this.#channel.close();
+    this.#state = Closed;
+  }
+
+  /** @internal */
+  connectionClosed(connection: Connection<Data, In, Out>, code: number, reason: string): void {
+    if (this.#connections.get(connection.id) === connection) this.#connections.delete(connection.id);
+    for (const handler of this.#closeHandlers.slice()) this.#callSafely(handler, connection, code, reason);
+    if (this.#connections.size === 0) {
+      this.#heartbeat.stop();
+      this.#allClosed?.();
+    }
+  }
+
+  /** @internal */
+  reportError(error: Error, connection?: Connection<Data, In, Out>): void {
+    if (this.#errorHandlers.length === 0) {
+      logUnhandled(error);
+      return;
+    }
+    for (const handler of this.#errorHandlers.slice()) {
+      try {
+        const result = handler(error, connection);
+        if (isThenable(result)) result.then(undefined, logUnhandled);
+      } catch (failure) {
+        logUnhandled(failure);
+      }
+    }
+  }
+
+  #callSafely<A extends unknown[]>(handler: (...args: A) => unknown, ...args: A): void {
+    try {
+      const result = handler(...args);
+      if (isThenable(result)) result.then(undefined, (error) => this.reportError(handlerFailed(error)));
+    } catch (error) {
+      this.reportError(handlerFailed(error));
+    }
+  }
+
+  /** Everything between the route claiming the socket and the 101 (or its refusal). */
+  #handshake<Context>(request: IncomingMessage, pending: PendingUpgrade, match: RouteMatch<Data, Context, In, Out>, middlewareHeaders: Record<string, unknown> | null): void {
+    const refusal = this.#check(request);
+    if (typeof refusal !== "string" && refusal !== null) return this.#refuse(pending, refusal);
+    const protocol = refusal;
+    const { checkOrigin, authenticate } = this.options;
+    if (typeof checkOrigin !== "function" && authenticate === undefined) {
+      return this.#upgrade(request, pending, match, protocol, middlewareHeaders, undefined);
+    }
+    this.#inFlight++;
+    this.#authorize(request)
+      .then(
+        (verdict) => {
+          if (verdict.refusal !== undefined) this.#refuse(pending, verdict.refusal);
+          else this.#upgrade(request, pending, match, protocol, middlewareHeaders, verdict.auth);
+        },
+        (error: unknown) => {
+          this.reportError(new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: authenticate failed: ${asError(error).message}`, { cause: error }));
+          this.#refuse(pending, { status: 500, reason: "error", body: "Internal Server Error" });
+        },
+      )
+      .finally(() => this.#inFlight--);
+  }
+
+  /** Synchronous checks; returns the chosen subprotocol (or null) when all pass. */
+  #check(request: IncomingMessage): Refusal | string | null {
+    if (this.#state !== Running) {
+      return { status: 503, reason: "shutting-down", body: "WebSocket endpoint is shutting down", headers: { "Retry-After": "1" } };
+    }
+    const invalid = checkHandshake(request);
+    if (invalid !== null) return invalid;
+    if (this.#connections.size + this.#inFlight >= this.options.maxConnections) {
+      return { status: 503, reason: "capacity", body: "Too many WebSocket connections", headers: { "Retry-After": "5" } };
+    }
+    const { checkOrigin } = this.options;
+    if (typeof checkOrigin !== "function") {
+      const allowed = checkOrigin === true ? isSameOrigin(request) : checkOrigin === false || isAllowedOrigin(request.headers.origin, checkOrigin);
+      if (!allowed) return { status: 403, reason: "origin", body: "Origin not allowed" };
+    }
+    const protocol = selectSubprotocol(request.headers["sec-websocket-protocol"], this.options.subprotocols);
+    return protocol;
+  }
+
+  /** The async part: an origin function and `authenticate`. */
+  async #authorize(request: IncomingMessage): Promise<{ refusal: Refusal | HandshakeRejection; auth?: never } | { refusal?: never; auth: AuthResult<Data> }> {
+    const { checkOrigin, authenticate } = this.options;
+    if (typeof checkOrigin === "function" && !(await checkOrigin(request.headers.origin, request))) {
+      return { refusal: { status: 403, reason: "origin", body: "Origin not allowed" } };
+    }
+    if (authenticate === undefined) return { auth: undefined };
+    let result: AuthResult<Data>;
+    try {
+      result = await authenticate(request);
+    } catch (error) {
+      if (error instanceof HandshakeRejection) return { refusal: error };
+      throw error;
+    }
+    if (result === false) return { refusal: { status: 401, reason: "auth", body: "Unauthorized" } };
+    if (result instanceof HandshakeRejection) return { refusal: result };
+    return { auth: result };
+  }
+
+  #refuse(pending: PendingUpgrade, refusal: Refusal | HandshakeRejection): void {
+    if (pending.state !== UpgradeState.Claimed) return;
+    finishPending(pending);
+    const reason: RefusalReason = refusal instanceof HandshakeRejection ? "auth" : refusal.reason;
+    this.counters.refuse(reason);
+    writeResponse(pending.socket, refusal.status, refusal.headers ?? {}, refusal.body);
+  }
+
+  #upgrade<Context>(
+    request: IncomingMessage,
+    pending: PendingUpgrade,
+    match: RouteMatch<Data, Context, In, Out>,
+    protocol: string | null,
+    middlewareHeaders: Record<string, unknown> | null,
+    auth: AuthResult<Data>,
+  ): void {
+    // The socket may have closed, or the handshake timed out, while async checks ran.
+    if (pending.state !== UpgradeState.Claimed) return;
+    const identity = typeof auth === "object" && auth !== null ? (auth as { id?: string; data?: Data }) : {};
+    let id: string;
+    let headerLines: string[];
+    try {
+      id = identity.id ?? this.options.generateId(request);
+      if (typeof id !== "string" || id.length === 0) throw new TypeError(`wsmount: connection ids must be non-empty strings; got ${String(id)}`);
+      headerLines = this.#headerLines(request, middlewareHeaders);
+    } catch (error) {
+      this.reportError(handlerFailed(error));
+      return this.#refuse(pending, { status: 500, reason: "error", body: "Internal Server Error" });
+    }
+    if (this.#connections.has(id)) {
+      return this.#refuse(pending, { status: 409, reason: "conflict", body: "A connection with this id is already open" });
+    }
+    finishPending(pending);
+    (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted] = { protocol, headerLines };
+    this.#wss.handleUpgrade(request, pending.socket, pending.head, (ws: WebSocket) => {
+      releaseSocketGuard(pending.socket);
+      this.#open(ws as unknown as SocketLike, request, match, id, identity.data as Data);
+    });
+  }
+
+  #headerLines(request: IncomingMessage, middlewareHeaders: Record<string, unknown> | null): string[] {
+    const lines: string[] = [];
+    if (middlewareHeaders !== null) {
+      for (const [name, value] of Object.entries(middlewareHeaders)) {
+        if (value === undefined || !isForwardableHeader(name)) continue;
+        for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(item)}`);
+      }
+    }
+    const { headers } = this.options;
+    if (headers !== undefined) {
+      const extra = typeof headers === "function" ? headers(request) : headers;
+      if (typeof headers === "function") validateHeaders(extra as Record<string, unknown>, "headers");
+      for (const [name, value] of Object.entries(extra)) {
+        for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
+      }
+    }
+    return lines;
+  }
+
+  #open<Context>(ws: SocketLike, request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>, id: string, data: Data): void {
+    const info: RequestInfo = {
+      url: request.url ?? "/",
+      path: pathnameOf(request.url),
+      query: queryOf(request.url),
+      params: match.params ?? {},
+      headers: request.headers,
+      remoteAddress: request.socket.remoteAddress,
+    };
+    const connection = new Connection<Data, In, Out>(ws, this, id, data, info, Date.now());
+    this.#connections.set(id, connection);
+    this.counters.accepted++;
+    this.#heartbeat.start();
+    if (this.options.welcome) connection._welcome();
+    let result: unknown;
+    try {
+      result = match.onConnection(connection, match.context);
+    } catch (error) {
+      this.#connectionHandlerFailed(connection, error);
+      return;
+    }
+    if (isThenable(result)) {
+      // Messages that arrive while the async handler runs are held, then delivered in order.
+      connection._hold();
+      result.then(
+        () => connection._release(),
+        (error) => {
+          this.#connectionHandlerFailed(connection, error);
+          connection._release();
+        },
+      );
+    }
+  }
+
+  #connectionHandlerFailed(connection: Connection<Data, In, Out>, error: unknown): void {
+    this.reportError(handlerFailed(error), connection);
+    connection.close(1011, "internal error");
+  }
+}
+
+/** Creates a framework-agnostic endpoint (adapters call this for you). */
+export function createEndpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap>(
+  options?: EndpointOptions<Data>,
+): Endpoint<Data, In, Out> {
+  return new Endpoint<Data, In, Out>(options);
+}
+
+function chosenProtocol(_offered: Set<string>, request: IncomingMessage): string | false {
+  return (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted]?.protocol ?? false;
+}
+
+function addAcceptedHeaders(headers: string[], request: IncomingMessage): void {
+  const accepted = (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted];
+  if (accepted === undefined) return;
+  for (const line of accepted.headerLines) headers.push(line);
+  delete (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted];
+}
+
+function deflateOptions(options: ResolvedOptions<unknown>): false | Record<string, unknown> {
+  const c = options.compression;
+  if (c === false) return false;
+  return {
+    threshold: c.threshold,
+    zlibDeflateOptions: { level: c.level, memLevel: c.memLevel },
+    // `false` would make ws refuse (400) every offer that asks for server_no_context_takeover, which
+    // RFC 7692 section 7.1.1.1 lets a server accept at no cost; "not imposed" is ws's `undefined`.
+    serverNoContextTakeover: c.serverNoContextTakeover ? true : undefined,
+    clientNoContextTakeover: c.clientNoContextTakeover,
+    // A window of 15 bits is the RFC 7692 default and needs no negotiation. Passing 15 to ws as a
+    // number would make it refuse (400) every offer without client_max_window_bits (section 7.1.2.2:
+    // the server may not impose it then) or with server_max_window_bits below 15 (which the server
+    // can honour): that is most non-browser clients.
+    serverMaxWindowBits: c.serverMaxWindowBits === 15 ? undefined : c.serverMaxWindowBits,
+    clientMaxWindowBits: c.clientMaxWindowBits === 15 ? undefined : c.clientMaxWindowBits,
+    concurrencyLimit: c.concurrencyLimit,
+  };
+}
+
+function handlerFailed(error: unknown): WsmountError {
+  return new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: a handler failed: ${asError(error).message}`, { cause: error });
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function isThenable(value: unknown): value is Promise<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as Promise<unknown>).then === "function";
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+
+// Without an error handler, only the server's own faults are logged; what a misbehaving or vanished
+// client causes (protocol violations, resets, timeouts) is the endpoint's business only when asked.
+const LOGGED = new Set<string>([ErrorCode.HANDLER_FAILED, ErrorCode.NOT_ATTACHED]);
+
+function logUnhandled(error: unknown): void {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && !LOGGED.has(code)) return;
+  console.error(error);
+}

@@ -1,0 +1,214 @@
+/**
+ * Named events with acknowledgements on one connection (the events protocol, docs/protocol.md): the
+ * handlers, the calls waiting for an answer, and what to do with each decoded envelope.
+ * @module
+ */
+import { ErrorCode, WsmountError } from "./errors.js";
+import {
+  AckError,
+  AckErrorCode,
+  RemoteError,
+  WireErrorCode,
+  decode,
+  encodeAck,
+  encodeAckError,
+  encodeError,
+  encodeEvent,
+  toErrorPayload,
+  MAX_ACK_ID,
+  type Decoded,
+} from "./protocol/index.js";
+
+/** A handler of a named event: gets the data, returns (or resolves to) the acknowledgement result. */
+export type AnyEventHandler = (data: any) => unknown;
+
+/** What the event state needs of its connection. */
+export interface EventPeer {
+  readonly id: string;
+  /** Sends an encoded envelope; false when it could not be sent. */
+  _sendText(text: string): boolean;
+  /** Reports an error to the connection's and the endpoint's error handlers. */
+  _error(error: Error): void;
+}
+
+interface Waiting {
+  readonly event: string;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: Error) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+/** True when a received text frame (as bytes) starts with `wsm` and a digit: an envelope, not a raw message. */
+export function isEnvelopeBytes(data: Buffer): boolean {
+  return data.length >= 4 && data[0] === 0x77 && data[1] === 0x73 && data[2] === 0x6d && data[3]! >= 0x30 && data[3]! <= 0x39;
+}
+
+/** The events side of one connection, created on first use. */
+export class EventState {
+  readonly #handlers = new Map<string, AnyEventHandler[]>();
+  readonly #waiting = new Map<number, Waiting>();
+  #nextAckId = 0;
+
+  /** Adds a handler for `event`; returns its remover. */
+  on(event: string, handler: AnyEventHandler): () => void {
+    const list = this.#handlers.get(event);
+    if (list === undefined) this.#handlers.set(event, [handler]);
+    else list.push(handler);
+    return () => this.off(event, handler);
+  }
+
+  /** Removes one handler of `event`, or all of them. */
+  off(event: string, handler?: AnyEventHandler): void {
+    const list = this.#handlers.get(event);
+    if (list === undefined) return;
+    if (handler === undefined) {
+      this.#handlers.delete(event);
+      return;
+    }
+    const index = list.indexOf(handler);
+    if (index !== -1) list.splice(index, 1);
+    if (list.length === 0) this.#handlers.delete(event);
+  }
+
+  /** Sends `event` and waits for its answer up to `timeout` ms (0: until the connection closes). */
+  call(peer: EventPeer, event: string, data: unknown, timeout: number): Promise<unknown> {
+    const ackId = this.#takeAckId();
+    return new Promise((resolve, reject) => {
+      const waiting: Waiting = { event, resolve, reject, timer: null };
+      let text: string;
+      try {
+        text = encodeEvent(event, data, ackId);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      if (!peer._sendText(text)) {
+        reject(new AckError(event, AckErrorCode.disconnected, `wsmount: cannot emit "${event}": the connection is not open`));
+        return;
+      }
+      if (timeout > 0) {
+        waiting.timer = setTimeout(() => {
+          this.#waiting.delete(ackId);
+          const error = new AckError(event, AckErrorCode.timeout, `wsmount: no acknowledgement for "${event}" within ${timeout} ms`);
+          reject(error);
+        }, timeout);
+      }
+      this.#waiting.set(ackId, waiting);
+    });
+  }
+
+  /** Handles one envelope received as text. */
+  receive(peer: EventPeer, text: string): void {
+    const message: Decoded = decode(text);
+    switch (message.kind) {
+      case "event":
+        this.#dispatch(peer, message.name, message.data, message.ackId);
+        return;
+      case "ack":
+      case "ackError": {
+        const waiting = this.#waiting.get(message.ackId);
+        // An answer nobody waits for (late, or unknown) is ignored (docs/protocol.md section 5).
+        if (waiting === undefined) return;
+        this.#waiting.delete(message.ackId);
+        if (waiting.timer !== null) clearTimeout(waiting.timer);
+        if (message.kind === "ack") waiting.resolve(message.result);
+        else waiting.reject(new RemoteError(waiting.event, message.error.message, message.error.code));
+        return;
+      }
+      case "error":
+        peer._error(new WsmountError(ErrorCode.PROTOCOL_NOTICE, `wsmount: the client reported ${message.code}: ${message.message}`));
+        return;
+      case "invalid": {
+        const unsupported = message.reason === "unsupported-version";
+        const code = unsupported ? WireErrorCode.unsupportedVersion : WireErrorCode.invalidEnvelope;
+        if (message.ackId !== undefined && !unsupported) peer._sendText(encodeAckError(message.ackId, { message: message.reason, code }));
+        else peer._sendText(encodeError(code, message.reason));
+        peer._error(new WsmountError(ErrorCode.INVALID_ENVELOPE, `wsmount: invalid envelope from ${peer.id} (${message.reason})`));
+        return;
+      }
+      default:
+        // "welcome" is server-to-client only; "raw" cannot reach here (the prefix was checked).
+        return;
+    }
+  }
+
+  /** Rejects every call still waiting: the connection closed. */
+  closed(): void {
+    for (const [ackId, waiting] of this.#waiting) {
+      this.#waiting.delete(ackId);
+      if (waiting.timer !== null) clearTimeout(waiting.timer);
+      waiting.reject(new AckError(waiting.event, AckErrorCode.disconnected, `wsmount: the connection closed before "${waiting.event}" was acknowledged`));
+    }
+  }
+
+  #dispatch(peer: EventPeer, event: string, data: unknown, ackId: number | undefined): void {
+    const handlers = this.#handlers.get(event);
+    if (handlers === undefined || handlers.length === 0) {
+      if (ackId !== undefined) {
+        peer._sendText(encodeAckError(ackId, { message: `no handler for "${event}"`, code: WireErrorCode.unknownEvent }));
+        peer._error(new WsmountError(ErrorCode.UNKNOWN_EVENT, `wsmount: ${peer.id} called "${event}", which has no handler`));
+      }
+      return;
+    }
+    // The first handler's result is the answer; further handlers only listen.
+    let result: unknown;
+    try {
+      result = handlers[0]!(data);
+      for (let i = 1; i < handlers.length; i++) runListener(peer, event, handlers[i]!, data);
+    } catch (error) {
+      this.#failed(peer, event, ackId, error);
+      return;
+    }
+    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      (result as PromiseLike<unknown>).then(
+        (value) => answer(peer, event, ackId, value),
+        (error: unknown) => this.#failed(peer, event, ackId, error),
+      );
+    } else {
+      answer(peer, event, ackId, result);
+    }
+  }
+
+  #failed(peer: EventPeer, event: string, ackId: number | undefined, error: unknown): void {
+    // The client gets the message and code only, never the server's stack (docs/protocol.md section 5).
+    if (ackId !== undefined) peer._sendText(encodeAckError(ackId, toErrorPayload(error)));
+    peer._error(handlerError(peer, event, error));
+  }
+
+  #takeAckId(): number {
+    // Count up, wrap after 2^31 - 1, skip ids still waiting.
+    do {
+      this.#nextAckId = this.#nextAckId >= MAX_ACK_ID ? 0 : this.#nextAckId + 1;
+    } while (this.#waiting.has(this.#nextAckId));
+    return this.#nextAckId;
+  }
+}
+
+function runListener(peer: EventPeer, event: string, handler: AnyEventHandler, data: unknown): void {
+  try {
+    const result = handler(data);
+    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      (result as PromiseLike<unknown>).then(undefined, (error: unknown) => peer._error(handlerError(peer, event, error)));
+    }
+  } catch (error) {
+    peer._error(handlerError(peer, event, error));
+  }
+}
+
+function answer(peer: EventPeer, event: string, ackId: number | undefined, result: unknown): void {
+  if (ackId === undefined) return;
+  let text: string;
+  try {
+    text = encodeAck(ackId, result);
+  } catch (error) {
+    peer._sendText(encodeAckError(ackId, { message: "the result cannot be encoded as JSON", code: WireErrorCode.invalidResult }));
+    peer._error(handlerError(peer, event, error));
+    return;
+  }
+  peer._sendText(text);
+}
+
+function handlerError(peer: EventPeer, event: string, error: unknown): WsmountError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: the "${event}" handler of connection ${peer.id} failed: ${message}`, { cause: error });
+}

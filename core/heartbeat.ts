@@ -1,0 +1,95 @@
+/**
+ * One shared timer per endpoint for every time-based rule of its connections (ping/pong, idle,
+ * write progress): no timer per connection, only a few numbers on each.
+ * @module
+ */
+import type { Connection } from "./connection.js";
+import { ErrorCode } from "./errors.js";
+import type { ResolvedOptions } from "./options.js";
+import type { Counters } from "./stats.js";
+
+/**
+ * The tick is a quarter of the shortest enabled interval, between 5 ms and 1 s: a rule fires at most
+ * that late.
+ */
+export function tickInterval(options: ResolvedOptions<unknown>): number {
+  const intervals = [options.pingInterval, options.pingInterval > 0 ? options.pongTimeout : 0, options.idleTimeout, options.writeTimeout].filter(
+    (value) => value > 0,
+  );
+  if (intervals.length === 0) return 0;
+  return Math.min(1000, Math.max(5, Math.floor(Math.min(...intervals) / 4)));
+}
+
+/** Runs the endpoint's timing rules over its open connections while there are any. */
+export class Heartbeat {
+  readonly #options: ResolvedOptions<unknown>;
+  readonly #connections: Map<string, Connection<unknown>>;
+  readonly #counters: Counters;
+  readonly #interval: number;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(options: ResolvedOptions<unknown>, connections: Map<string, Connection<unknown>>, counters: Counters) {
+    this.#options = options;
+    this.#connections = connections;
+    this.#counters = counters;
+    this.#interval = tickInterval(options);
+  }
+
+  /** Starts ticking if any rule is enabled and it is not running yet. */
+  start(): void {
+    if (this.#timer !== null || this.#interval === 0) return;
+    this.#timer = setInterval(() => this.tick(Date.now()), this.#interval);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Applies every rule to every connection as of `now`. */
+  tick(now: number): void {
+    const { pingInterval, pongTimeout, idleTimeout, writeTimeout } = this.#options;
+    const counters = this.#counters;
+    for (const connection of this.#connections.values()) {
+      if (pingInterval > 0) {
+        if (connection._pingSentAt !== 0) {
+          if (now - connection._pingSentAt >= pongTimeout) {
+            counters.closedBy.pongTimeout++;
+            connection._expire(ErrorCode.PONG_TIMEOUT, `no pong within ${pongTimeout} ms`, true);
+            continue;
+          }
+        } else if (now - connection._lastPingAt >= pingInterval) {
+          connection._heartbeatPing(now);
+        }
+      }
+      if (idleTimeout > 0) {
+        if (connection._active) {
+          connection._active = false;
+          connection._idleSince = now;
+        } else if (now - connection._idleSince >= idleTimeout) {
+          counters.closedBy.idleTimeout++;
+          connection._expire(ErrorCode.IDLE_TIMEOUT, `idle timeout: no message for ${idleTimeout} ms`, false);
+          continue;
+        }
+      }
+      if (writeTimeout > 0) this.#checkWriteProgress(connection, now, writeTimeout);
+    }
+  }
+
+  /** A connection with queued data whose socket has flushed nothing for `writeTimeout` is stuck. */
+  #checkWriteProgress(connection: Connection<unknown>, now: number, writeTimeout: number): void {
+    if (connection.bufferedAmount === 0) {
+      connection._stallSince = 0;
+      return;
+    }
+    const written = connection._bytesFlushed();
+    if (connection._stallSince === 0 || written !== connection._stallBytes) {
+      connection._stallSince = now;
+      connection._stallBytes = written;
+    } else if (now - connection._stallSince >= writeTimeout) {
+      this.#counters.closedBy.writeTimeout++;
+      connection._expire(ErrorCode.WRITE_TIMEOUT, `write timeout: no write progress for ${writeTimeout} ms`, true);
+    }
+  }
+}

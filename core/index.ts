@@ -1,0 +1,50 @@
+/**
+ * wsmount core: framework-agnostic WebSocket endpoints. Framework adapters live in
+ * `wsmount/express`, `wsmount/fastify`, `wsmount/koa` and `wsmount/node`.
+ * @module
+ */
+export {
+  Endpoint,
+  createEndpoint,
+  type AttachOptions,
+  type CloseOptions,
+  type ConnectionHandler,
+  type EndpointCloseHandler,
+  type EndpointErrorHandler,
+  type PlainResponse,
+  type RouteMatch,
+} from "./endpoint.js";
+export {
+  Connection,
+  type CloseHandler,
+  type ErrorHandler,
+  type MessageHandler,
+  type PongHandler,
+  type RequestInfo,
+  type SendOptions,
+} from "./connection.js";
+export type { AuthResult, CompressionOptions, EndpointOptions, ResolvedOptions, ValueOrFn } from "./options.js";
+export { ErrorCode, HandshakeRejection, InvalidOptionError, WsmountError, type ErrorCodeValue, type RejectionInit } from "./errors.js";
+export type { EndpointStats } from "./stats.js";
+export type { RefusalReason } from "./handshake.js";
+export type { SendData } from "./types.js";
+export { Broadcast, type Targets } from "./broadcast.js";
+export { memoryBroker, type Broker, type BrokerChannel, type BrokerErrorHandler, type Publication } from "./broker.js";
+export type { RoomListener } from "./rooms.js";
+export {
+  AckError,
+  AckErrorCode,
+  ProtocolError,
+  RemoteError,
+  WireErrorCode,
+  type AckArgs,
+  type AckOptions,
+  type AckResult,
+  type DefaultEventMap,
+  type EventArgs,
+  type EventData,
+  type EventHandler,
+  type EventMap,
+  type EventNames,
+  type JsonValue,
+} from "./protocol/index.js";

@@ -1,0 +1,362 @@
+/**
+ * Endpoint options: defaults and validation, done once at creation into a frozen object.
+ * @module
+ */
+import { validateHeaderName, validateHeaderValue, type IncomingMessage } from "node:http";
+import { randomBytes } from "node:crypto";
+import { InvalidOptionError, type HandshakeRejection } from "./errors.js";
+import { memoryBroker, type Broker } from "./broker.js";
+
+/** What `authenticate` may resolve to: the connection's id and session data, or a refusal. */
+export type AuthResult<Data> =
+  | { id?: string; data?: Data }
+  | HandshakeRejection
+  | boolean
+  | undefined
+  | void;
+
+/** permessage-deflate (RFC 7692) settings. */
+export interface CompressionOptions {
+  /** Messages smaller than this many bytes are sent uncompressed. @defaultValue 1024 */
+  threshold?: number;
+  /** zlib compression level, 0-9. @defaultValue 6 */
+  level?: number;
+  /** zlib memory level, 1-9. @defaultValue 8 */
+  memLevel?: number;
+  /**
+   * Impose `server_no_context_takeover`: each outgoing message is compressed on its own, which lets a
+   * broadcast compress a message once for every recipient, at some cost in ratio. @defaultValue false
+   */
+  serverNoContextTakeover?: boolean;
+  /** Ask the client for `client_no_context_takeover` (saves server memory). @defaultValue false */
+  clientNoContextTakeover?: boolean;
+  /** The server's LZ77 window, 8-15 bits. @defaultValue 15 */
+  serverMaxWindowBits?: number;
+  /** The largest client window accepted, 8-15 bits. @defaultValue 15 */
+  clientMaxWindowBits?: number;
+  /** How many zlib operations may run at once across the process. @defaultValue 10 */
+  concurrencyLimit?: number;
+}
+
+/** A function of the upgrade request, or a static value. */
+export type ValueOrFn<T> = T | ((request: IncomingMessage) => T);
+
+/** Options of a WebSocket endpoint. Every one is optional and validated at creation. */
+export interface EndpointOptions<Data = unknown> {
+  /**
+   * Milliseconds allowed between the upgrade request arriving and the 101 (or a refusal) being
+   * written: framework middleware, `authenticate` and the handshake itself. On expiry the client
+   * gets `503`. @defaultValue 10000
+   */
+  handshakeTimeout?: number;
+  /** Milliseconds between heartbeat pings; `0` turns the heartbeat off. @defaultValue 30000 */
+  pingInterval?: number;
+  /**
+   * Milliseconds a peer has to answer a ping, or a close frame we sent, before it is terminated.
+   * @defaultValue 10000
+   */
+  pongTimeout?: number;
+  /** Close with 1001 when no message arrives for this many milliseconds; `0` is off. @defaultValue 0 */
+  idleTimeout?: number;
+  /**
+   * Terminate a connection whose queued outgoing data makes no progress towards the socket for this
+   * many milliseconds (a stuck consumer); `0` is off. @defaultValue 30000
+   */
+  writeTimeout?: number;
+  /** Largest message accepted, in bytes (decompressed size when compressed); larger closes 1009. @defaultValue 1048576 */
+  maxMessageSize?: number;
+  /**
+   * Bytes of received messages held for the application while an async connection handler is still
+   * running. Past it, the connection stops reading from the socket (TCP flow control holds the rest)
+   * until the handler is done: nothing is lost. @defaultValue 65536
+   */
+  readBufferSize?: number;
+  /**
+   * The high-water mark of a connection's outgoing buffer: `send()` returns `false` once
+   * `bufferedAmount` is above it, and `stream()` writes fragments of this size. @defaultValue 65536
+   */
+  writeBufferSize?: number;
+  /**
+   * The hard limit of a connection's outgoing buffer, in bytes. A `send()` that finds `bufferedAmount`
+   * above it applies `backpressure`. @defaultValue 8388608
+   */
+  maxBufferedAmount?: number;
+  /**
+   * What to do with a slow consumer over `maxBufferedAmount`: `"drop"` the message (counted in
+   * `stats().messagesDropped`) or `"close"` the connection with 1013. @defaultValue "close"
+   */
+  backpressure?: "drop" | "close";
+  /**
+   * Supported subprotocols in the server's order of preference. A client that offers protocols of
+   * which none is supported gets `400` naming the supported ones. @defaultValue []
+   */
+  subprotocols?: readonly string[];
+  /** permessage-deflate: `false`, `true` (defaults) or settings. @defaultValue false */
+  compression?: boolean | CompressionOptions;
+  /**
+   * Origin policy. `true`: when an `Origin` header is present its host must equal `Host` (else `403`);
+   * `false`: any origin; an array: allowed origins (e.g. `"https://app.example.com"`);
+   * a function: your decision (may be async). @defaultValue true
+   */
+  checkOrigin?:
+    | boolean
+    | readonly string[]
+    | ((origin: string | undefined, request: IncomingMessage) => boolean | Promise<boolean>);
+  /**
+   * Runs before the 101, after the framework's middleware; may be async. Resolve to `{ id, data }` to
+   * set the connection's id and session, `false` to refuse with `401`, or throw/return a
+   * `HandshakeRejection` to refuse with your own status, headers and body. @defaultValue none
+   */
+  authenticate?: (request: IncomingMessage) => AuthResult<Data> | Promise<AuthResult<Data>>;
+  /** Generates a connection id when `authenticate` gives none. @defaultValue 128 random bits, base64url */
+  generateId?: (request: IncomingMessage) => string;
+  /** Extra headers on the 101 response. @defaultValue none */
+  headers?: ValueOrFn<Record<string, string | readonly string[]>>;
+  /** Open connections beyond which new upgrades get `503`. @defaultValue Infinity */
+  maxConnections?: number;
+  /**
+   * The endpoint's name on the broker: processes whose endpoints share a name share rooms and
+   * broadcasts. Give each endpoint its own when several share a broker. @defaultValue "default"
+   */
+  name?: string;
+  /** Carries rooms, broadcasts and targeted sends between processes. @defaultValue in-process delivery */
+  broker?: Broker;
+  /** Milliseconds `emitWithAck` waits for an answer; `0` waits until the connection closes. @defaultValue 10000 */
+  ackTimeout?: number;
+  /** Send each client its connection id as the first message (events protocol `w`). @defaultValue false */
+  welcome?: boolean;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions<Data = unknown> {
+  readonly handshakeTimeout: number;
+  readonly pingInterval: number;
+  readonly pongTimeout: number;
+  readonly idleTimeout: number;
+  readonly writeTimeout: number;
+  readonly maxMessageSize: number;
+  readonly readBufferSize: number;
+  readonly writeBufferSize: number;
+  readonly maxBufferedAmount: number;
+  readonly backpressure: "drop" | "close";
+  readonly subprotocols: readonly string[];
+  readonly compression: Readonly<Required<CompressionOptions>> | false;
+  readonly checkOrigin: EndpointOptions["checkOrigin"] & {};
+  readonly authenticate: EndpointOptions<Data>["authenticate"] | undefined;
+  readonly generateId: (request: IncomingMessage) => string;
+  readonly headers: EndpointOptions["headers"] | undefined;
+  readonly maxConnections: number;
+  readonly name: string;
+  readonly broker: Broker;
+  readonly ackTimeout: number;
+  readonly welcome: boolean;
+}
+
+const KNOWN = new Set([
+  "handshakeTimeout", "pingInterval", "pongTimeout", "idleTimeout", "writeTimeout", "maxMessageSize",
+  "readBufferSize", "writeBufferSize", "maxBufferedAmount", "backpressure", "subprotocols", "compression",
+  "checkOrigin", "authenticate", "generateId", "headers", "maxConnections", "name", "broker", "ackTimeout", "welcome",
+]);
+
+const COMPRESSION_DEFAULTS: Required<CompressionOptions> = {
+  threshold: 1024,
+  level: 6,
+  memLevel: 8,
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+  concurrencyLimit: 10,
+};
+
+// RFC 6455 section 4.1: a subprotocol is a token (RFC 7230 tchar).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The default id: 128 random bits, base64url (22 characters). */
+export function randomId(): string {
+  return randomBytes(16).toString("base64url");
+}
+
+/** Validates `options` and fills in defaults; throws a `TypeError` naming the first bad option. */
+export function resolveOptions<Data>(options: EndpointOptions<Data> = {}): ResolvedOptions<Data> {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new InvalidOptionError("options", "an object", options);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new InvalidOptionError(key, `one of the known options (${[...KNOWN].join(", ")})`, "an unknown option");
+  }
+  const pingInterval = ms(options, "pingInterval", 30_000, true);
+  const writeBufferSize = int(options, "writeBufferSize", 64 * 1024, 1);
+  const maxBufferedAmount = int(options, "maxBufferedAmount", 8 * 1024 * 1024, 1);
+  if (maxBufferedAmount < writeBufferSize) {
+    throw new InvalidOptionError("maxBufferedAmount", `at least writeBufferSize (${writeBufferSize})`, maxBufferedAmount);
+  }
+  return Object.freeze({
+    handshakeTimeout: ms(options, "handshakeTimeout", 10_000, false),
+    pingInterval,
+    pongTimeout: ms(options, "pongTimeout", 10_000, false),
+    idleTimeout: ms(options, "idleTimeout", 0, true),
+    writeTimeout: ms(options, "writeTimeout", 30_000, true),
+    maxMessageSize: int(options, "maxMessageSize", 1024 * 1024, 1),
+    readBufferSize: int(options, "readBufferSize", 64 * 1024, 1),
+    writeBufferSize,
+    maxBufferedAmount,
+    backpressure: oneOf(options, "backpressure", ["drop", "close"] as const, "close"),
+    subprotocols: subprotocols(options.subprotocols),
+    compression: compression(options.compression),
+    checkOrigin: checkOrigin(options.checkOrigin),
+    authenticate: fn<ResolvedOptions<Data>["authenticate"]>(options, "authenticate"),
+    generateId: fn<(request: IncomingMessage) => string>(options, "generateId") ?? randomId,
+    headers: headers(options.headers),
+    maxConnections: maxConnections(options.maxConnections),
+    name: name(options.name),
+    broker: broker(options.broker),
+    ackTimeout: ms(options, "ackTimeout", 10_000, true),
+    welcome: bool(options, "welcome", false),
+  });
+}
+
+function ms(options: object, name: string, fallback: number, zeroAllowed: boolean): number {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  const ok = typeof value === "number" && Number.isInteger(value) && value <= 2_147_483_647 && (zeroAllowed ? value >= 0 : value > 0);
+  if (!ok) throw new InvalidOptionError(name, `an integer number of milliseconds ${zeroAllowed ? ">= 0 (0 = off)" : "> 0"}`, value);
+  return value;
+}
+
+function int(options: object, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+function oneOf<const T extends readonly string[]>(options: object, name: string, allowed: T, fallback: T[number]): T[number] {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    throw new InvalidOptionError(name, `one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`, value);
+  }
+  return value;
+}
+
+function fn<F>(options: object, name: string): F | undefined {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") throw new InvalidOptionError(name, "a function", value);
+  return value as F;
+}
+
+function subprotocols(value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) throw new InvalidOptionError("subprotocols", "an array of protocol names", value);
+  const seen = new Set<string>();
+  for (const entry of value) {
+    if (typeof entry !== "string" || !TOKEN.test(entry)) {
+      throw new InvalidOptionError("subprotocols", "an array of HTTP tokens such as \"chat.v1\"", entry);
+    }
+    if (seen.has(entry)) throw new InvalidOptionError("subprotocols", "an array without duplicates", entry);
+    seen.add(entry);
+  }
+  return Object.freeze([...value]);
+}
+
+function compression(value: unknown): Readonly<Required<CompressionOptions>> | false {
+  if (value === undefined || value === false) return false;
+  if (value === true) return Object.freeze({ ...COMPRESSION_DEFAULTS });
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidOptionError("compression", "a boolean or an object", value);
+  }
+  const known = Object.keys(COMPRESSION_DEFAULTS);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new InvalidOptionError(`compression.${key}`, `one of ${known.join(", ")}`, "an unknown option");
+  }
+  const v = value as CompressionOptions;
+  const prefixed = (name: string, min: number, max: number, fallback: number) =>
+    int({ [`compression.${name}`]: (v as Record<string, unknown>)[name] }, `compression.${name}`, fallback, min, max);
+  const bool = (name: keyof CompressionOptions): boolean => {
+    const b = v[name];
+    if (b === undefined) return COMPRESSION_DEFAULTS[name] as boolean;
+    if (typeof b !== "boolean") throw new InvalidOptionError(`compression.${name}`, "a boolean", b);
+    return b;
+  };
+  return Object.freeze({
+    threshold: prefixed("threshold", 0, Number.MAX_SAFE_INTEGER, 1024),
+    level: prefixed("level", 0, 9, 6),
+    memLevel: prefixed("memLevel", 1, 9, 8),
+    serverNoContextTakeover: bool("serverNoContextTakeover"),
+    clientNoContextTakeover: bool("clientNoContextTakeover"),
+    serverMaxWindowBits: prefixed("serverMaxWindowBits", 8, 15, 15),
+    clientMaxWindowBits: prefixed("clientMaxWindowBits", 8, 15, 15),
+    concurrencyLimit: prefixed("concurrencyLimit", 1, 1024, 10),
+  });
+}
+
+function checkOrigin(value: unknown): ResolvedOptions["checkOrigin"] {
+  if (value === undefined) return true;
+  if (typeof value === "boolean" || typeof value === "function") return value as ResolvedOptions["checkOrigin"];
+  if (Array.isArray(value)) {
+    for (const origin of value) {
+      if (typeof origin !== "string" || !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(origin)) {
+        throw new InvalidOptionError("checkOrigin", "an array of origins such as \"https://app.example.com\"", origin);
+      }
+    }
+    return Object.freeze(value.map((o: string) => o.toLowerCase()));
+  }
+  throw new InvalidOptionError("checkOrigin", "a boolean, an array of origins or a function", value);
+}
+
+function headers(value: unknown): ResolvedOptions["headers"] {
+  if (value === undefined || typeof value === "function") return value as ResolvedOptions["headers"];
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidOptionError("headers", "an object of header values or a function returning one", value);
+  }
+  validateHeaders(value as Record<string, unknown>, "headers");
+  return Object.freeze({ ...(value as Record<string, string>) });
+}
+
+/** Throws a `TypeError` naming `option` when a header name or value is not valid HTTP. */
+export function validateHeaders(value: Record<string, unknown>, option: string): void {
+  for (const [name, v] of Object.entries(value)) {
+    try {
+      validateHeaderName(name);
+      for (const item of Array.isArray(v) ? v : [v]) {
+        if (typeof item !== "string") throw new TypeError("not a string");
+        validateHeaderValue(name, item);
+      }
+    } catch {
+      throw new InvalidOptionError(`${option}.${name}`, "a valid HTTP header (string value, no CR/LF)", v);
+    }
+  }
+}
+
+function bool(options: object, name: string, fallback: boolean): boolean {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new InvalidOptionError(name, "a boolean", value);
+  return value;
+}
+
+function name(value: unknown): string {
+  if (value === undefined) return "default";
+  if (typeof value !== "string" || value.length === 0 || value.length > 200) throw new InvalidOptionError("name", "a non-empty string of at most 200 characters", value);
+  return value;
+}
+
+function broker(value: unknown): Broker {
+  if (value === undefined) return memoryBroker();
+  if (value === null || typeof value !== "object" || typeof (value as Broker).connect !== "function") {
+    throw new InvalidOptionError("broker", "a broker (an object with a connect() method, e.g. memoryBroker())", value);
+  }
+  return value as Broker;
+}
+
+function maxConnections(value: unknown): number {
+  if (value === undefined || value === Infinity) return Infinity;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new InvalidOptionError("maxConnections", "a positive integer or Infinity", value);
+  }
+  return value;
+}

@@ -1,0 +1,52 @@
+/**
+ * Endpoint counters: plain numbers bumped on the hot path, copied out by `stats()`.
+ * @module
+ */
+import type { RefusalReason } from "./handshake.js";
+
+/** A snapshot of an endpoint's counters, as returned by `stats()`. */
+export interface EndpointStats {
+  /** Connections open now. */
+  connections: number;
+  handshakes: {
+    /** Handshakes completed with a 101. */
+    accepted: number;
+    /** Handshakes refused by wsmount, by reason (framework middleware refusals are the framework's). */
+    refused: Partial<Record<RefusalReason, number>>;
+  };
+  /** Messages received (after reassembly of fragments). */
+  messagesIn: number;
+  /** Messages sent, counting each recipient of a broadcast. */
+  messagesOut: number;
+  /** Bytes read from the sockets, framing and compression included. */
+  bytesIn: number;
+  /** Bytes written to the sockets, framing and compression included. */
+  bytesOut: number;
+  /** Messages dropped by the `"drop"` backpressure policy. */
+  messagesDropped: number;
+  /** Connections closed or terminated by wsmount, by cause. */
+  closedBy: {
+    backpressure: number;
+    pongTimeout: number;
+    idleTimeout: number;
+    writeTimeout: number;
+    shutdown: number;
+  };
+}
+
+/** The mutable counters behind {@link EndpointStats}. */
+export class Counters {
+  accepted = 0;
+  refused: Partial<Record<RefusalReason, number>> = {};
+  messagesIn = 0;
+  messagesOut = 0;
+  /** Bytes of connections already closed; open ones are read live from their sockets. */
+  closedBytesIn = 0;
+  closedBytesOut = 0;
+  messagesDropped = 0;
+  closedBy = { backpressure: 0, pongTimeout: 0, idleTimeout: 0, writeTimeout: 0, shutdown: 0 };
+
+  refuse(reason: RefusalReason): void {
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+  }
+}
