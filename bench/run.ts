@@ -63,6 +63,12 @@ const availability = targets.map((target) => ({ target, unavailable: unavailabil
 for (const { target, unavailable } of availability) if (unavailable) log(`  ${target.id}: not run (${unavailable})`);
 const runnable = availability.filter((entry) => entry.unavailable === null).map((entry) => entry.target);
 
+/** How to reproduce this run. */
+function commandLine(): string {
+  const extra = process.argv.slice(2).filter((arg) => arg !== "--quick");
+  return `npm run ${profile === "quick" ? "bench:quick" : "bench"}${extra.length ? ` -- ${extra.map((arg) => (/[\s{}"]/.test(arg) ? `'${arg}'` : arg)).join(" ")}` : ""}`;
+}
+
 const startedAt = new Date();
 const records: RunRecord[] = [];
 for (let run = 1; run <= runs; run++) {
@@ -73,10 +79,11 @@ for (let run = 1; run <= runs; run++) {
     for (const target of order) {
       const record = await runPair({ root, target, scenario, profile, placement, run, ...(paramsOverride ? { paramsOverride } : {}) });
       records.push(record);
-      const cpu = record.serverCpu === undefined ? "" : `  cpu server ${Math.round(record.serverCpu * 100)}% load ${Math.round((record.loadCpu ?? 0) * 100)}%`;
+      const wait = record.serverWait !== undefined && record.serverWait > 0.05 ? ` (waited for CPU ${Math.round(record.serverWait * 100)}%)` : "";
+      const cpu = record.serverCpu === undefined ? "" : `  cpu server ${Math.round(record.serverCpu * 100)}%${wait} load ${Math.round((record.loadCpu ?? 0) * 100)}%`;
       const shown = record.value === undefined ? `FAILED: ${record.error?.split("\n")[0]}` : formatValue(scenario, record.value);
       log(`[run ${run}/${runs}] ${scenario.id.padEnd(17)} ${target.id.padEnd(18)} ${shown}${cpu}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }
@@ -85,7 +92,7 @@ const file: RunFile = {
   profile,
   runs,
   partial,
-  command: `npm run ${profile === "quick" ? "bench:quick" : "bench"}${process.argv.slice(2).filter((arg) => arg !== "--quick").length ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+  command: commandLine(),
   startedAt: startedAt.toISOString(),
   finishedAt: new Date().toISOString(),
   machine,

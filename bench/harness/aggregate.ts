@@ -11,6 +11,8 @@ export interface Cell {
   failures: string[];
   serverCpu?: number;
   loadCpu?: number;
+  serverWait?: number;
+  microsPerOp?: number;
   p50?: number;
   p99?: number;
   compressedShare?: number;
@@ -38,6 +40,8 @@ export function cellFor(records: readonly RunRecord[], scenario: ScenarioId, tar
   };
   set("serverCpu", medianOf(ok.map((record) => record.serverCpu)));
   set("loadCpu", medianOf(ok.map((record) => record.loadCpu)));
+  set("serverWait", medianOf(ok.map((record) => record.serverWait)));
+  set("microsPerOp", medianOf(ok.map((record) => record.serverMicrosPerOp)));
   set("p50", medianOf(ok.map((record) => record.load?.latencyMs?.p50)));
   set("p99", medianOf(ok.map((record) => record.load?.latencyMs?.p99)));
   set("compressedShare", medianOf(ok.map((record) => record.load?.compressedShare)));
@@ -50,4 +54,10 @@ export function cellFor(records: readonly RunRecord[], scenario: ScenarioId, tar
 export function ratio(subject: Cell | undefined, reference: Cell | undefined): number | undefined {
   if (!subject?.summary || !reference?.summary || reference.summary.median === 0) return undefined;
   return subject.summary.median / reference.summary.median;
+}
+
+/** How many times cheaper in server CPU per operation subject is than reference (reference / subject µs/op). */
+export function costRatio(subject: Cell | undefined, reference: Cell | undefined): number | undefined {
+  if (subject?.microsPerOp === undefined || reference?.microsPerOp === undefined || subject.microsPerOp === 0) return undefined;
+  return reference.microsPerOp / subject.microsPerOp;
 }

@@ -66,8 +66,11 @@ function panel(scenario: Scenario, targets: readonly Target[], cells: Map<string
       );
     }
     const relative = ratio(cell, reference);
-    const label = `${formatNumber(scenario, median)}${relative === undefined || target.id === "ws" ? "" : `  ${formatRatio(relative)}`}`;
-    parts.push(text(LABEL_WIDTH + Math.min(plotWidth, Math.max(width, scale(max))) + 5, y + BAR - 2, label, 'font-size="11"'));
+    const label = `${formatNumber(scenario, median)}${relative === undefined || target.id === "ws" ? "" : ` \u00b7 ${formatRatio(relative)}`}`;
+    // A white halo keeps the label legible where it crosses the dashed raw-ws line.
+    parts.push(
+      text(LABEL_WIDTH + Math.min(plotWidth, Math.max(width, scale(max))) + 5, y + BAR - 2, label, 'font-size="11" stroke="#fff" stroke-width="3" paint-order="stroke"'),
+    );
   });
   if (referenceValue) {
     const x = LABEL_WIDTH + scale(referenceValue);
@@ -84,8 +87,9 @@ export function renderChart(options: {
   cells: Map<string, Map<string, Cell>>;
   unavailable: Set<string>;
   caption: string;
+  quick: boolean;
 }): string {
-  const { scenarios, targets, cells, unavailable, caption } = options;
+  const { scenarios, targets, cells, unavailable, caption, quick } = options;
   const panelHeight = PANEL_HEAD + targets.length * ROW + 8;
   const rows = Math.ceil(scenarios.length / COLUMNS);
   const width = COLUMNS * PANEL_WIDTH + (COLUMNS - 1) * GAP + 2 * GAP;
@@ -115,7 +119,12 @@ export function renderChart(options: {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" fill="#111827">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    text(GAP, 24, "wsmount vs peers: medians, whiskers = run-to-run range, ratio = target / raw ws", 'font-size="15" font-weight="600"'),
+    text(
+      GAP,
+      24,
+      quick ? "wsmount vs peers: QUICK RUN (one short run, indicative only); ratio = target / raw ws" : "wsmount vs peers: medians, whiskers = run-to-run range, ratio = target / raw ws",
+      `font-size="15" font-weight="600"${quick ? ' fill="#b91c1c"' : ""}`,
+    ),
     legend,
     panels,
     text(GAP, height - 12, caption, 'font-size="11" fill="#6b7280"'),

@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
-import { cpuSeconds } from "./procfs.js";
+import { cpuSeconds, runQueueSeconds } from "./procfs.js";
 
 /** How children are placed on cores. */
 export interface Placement {
@@ -89,6 +89,11 @@ export class Child {
   /** CPU seconds used so far (from /proc), or null when unavailable. */
   cpuSeconds(): number | null {
     return cpuSeconds(this.pid);
+  }
+
+  /** Seconds spent waiting for a CPU so far (from /proc), or null when unavailable. */
+  runQueueSeconds(): number | null {
+    return runQueueSeconds(this.pid);
   }
 
   /** Last part of stderr, for error messages. */

@@ -28,3 +28,16 @@ export function cpuSeconds(pid: number): number | null {
     return null;
   }
 }
+
+/**
+ * Seconds the main thread of `pid` has spent runnable but waiting for a CPU (second field of
+ * /proc/<pid>/schedstat), or null. Growth during a window means other work competed for the core.
+ */
+export function runQueueSeconds(pid: number): number | null {
+  try {
+    const waited = Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]);
+    return Number.isFinite(waited) ? waited / 1e9 : null;
+  } catch {
+    return null;
+  }
+}

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { ScenarioId } from "../load/spec.js";
-import { cellFor, ratio, type Cell } from "./aggregate.js";
+import { cellFor, costRatio, ratio, type Cell } from "./aggregate.js";
 import { renderChart } from "./chart.js";
 import { CHECKS, margin, type Check } from "./checks.js";
 import { EXPLANATIONS } from "./explanations.js";
@@ -30,6 +30,8 @@ export interface RunFile {
 
 /** A load generator above this share of its core may have limited the result. */
 const LOAD_BOUND = 0.9;
+/** A server that waited for its core longer than this share of the window competed with other work. */
+const CONTENDED = 0.1;
 
 type Cells = Map<string, Map<string, Cell>>;
 
@@ -60,7 +62,7 @@ function scenarioTable(scenario: Scenario, targets: readonly Target[], cells: Ma
   if (latency) head.push("p50 ms", "p99 ms");
   if (scenario.id === "broadcast-deflate") head.push("compressed");
   if (scenario.id === "idle-memory") head.push("heap/conn");
-  else head.push("server CPU", "load CPU");
+  else head.push("server µs/op", "server CPU", "server waited", "load CPU");
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, index) => (index === 0 ? "---" : "---:")).join("|")}|`];
   for (const target of targets) {
     const cell = cells.get(target.id);
@@ -80,7 +82,14 @@ function scenarioTable(scenario: Scenario, targets: readonly Target[], cells: Ma
     if (latency) row.push(cell.p50?.toFixed(2) ?? "-", cell.p99?.toFixed(2) ?? "-");
     if (scenario.id === "broadcast-deflate") row.push(cell.compressedShare === undefined ? "-" : formatPercent(cell.compressedShare));
     if (scenario.id === "idle-memory") row.push(cell.heapPerConnection === undefined ? "-" : formatBytes(cell.heapPerConnection));
-    else row.push(cpu(cell.serverCpu), `${cpu(cell.loadCpu)}${(cell.loadCpu ?? 0) > LOAD_BOUND ? " (!)" : ""}`);
+    else {
+      row.push(
+        cell.microsPerOp === undefined ? "-" : cell.microsPerOp.toFixed(cell.microsPerOp < 10 ? 2 : 0),
+        cpu(cell.serverCpu),
+        `${cpu(cell.serverWait)}${(cell.serverWait ?? 0) > CONTENDED ? " (*)" : ""}`,
+        `${cpu(cell.loadCpu)}${(cell.loadCpu ?? 0) > LOAD_BOUND ? " (!)" : ""}`,
+      );
+    }
     lines.push(`| ${row.join(" | ")} |`);
   }
   return lines.join("\n");
@@ -89,6 +98,8 @@ function scenarioTable(scenario: Scenario, targets: readonly Target[], cells: Ma
 interface CheckOutcome {
   check: Check;
   ratio?: number;
+  /** The same comparison by server CPU per operation (higher = subject cheaper), when measured. */
+  costRatio?: number;
   margin?: number;
   notes: string[];
 }
@@ -108,18 +119,17 @@ function evaluate(check: Check, cells: Cells, unavailable: Map<string, string>):
   if (value === undefined) return outcome;
   outcome.ratio = value;
   outcome.margin = margin(check, value);
+  const cost = costRatio(subject, reference);
+  if (cost !== undefined) outcome.costRatio = cost;
   for (const [id, cell] of [
     [check.subject, subject],
     [check.reference, reference],
   ] as const) {
-    if ((cell?.loadCpu ?? 0) > LOAD_BOUND) outcome.notes.push(`load generator at ${formatPercent(cell!.loadCpu!)} of its core for ${id}: it may have capped that number`);
+    if ((cell?.loadCpu ?? 0) > LOAD_BOUND) outcome.notes.push(`load generator at ${formatPercent(cell!.loadCpu!)} of its core for ${id}: it may have capped that number.`);
+    if ((cell?.serverWait ?? 0) > CONTENDED) outcome.notes.push(`${id}'s server waited for its core ${formatPercent(cell!.serverWait!)} of the window: other work on the machine competed with it.`);
   }
   const spread = Math.max(subject?.summary?.spread ?? 0, reference?.summary?.spread ?? 0);
-  if (spread > Math.abs(outcome.margin)) outcome.notes.push(`run-to-run spread (${formatPercent(spread)}) is larger than the margin: not conclusive`);
-  if (outcome.margin < 0) {
-    const why = EXPLANATIONS[check.kind];
-    if (why) outcome.notes.push(why);
-  }
+  if (spread > Math.abs(outcome.margin)) outcome.notes.push(`Run-to-run spread (${formatPercent(spread)}) is larger than the margin: not conclusive.`);
   return outcome;
 }
 
@@ -129,28 +139,41 @@ function checkLabel(check: Check, targets: readonly Target[], scenarios: readonl
   return `${title}: ${label(check.subject)} vs ${label(check.reference)}`;
 }
 
-function checksSection(outcomes: CheckOutcome[], targets: readonly Target[], scenarios: readonly Scenario[]): string {
-  const lines = ["| Target | Required | Measured | Verdict |", "|---|---:|---:|---|"];
-  const misses: string[] = [];
+function checksSection(outcomes: CheckOutcome[], targets: readonly Target[], scenarios: readonly Scenario[], profile: Profile): string {
+  const lines = ["| Target | Required | Measured | By server CPU per op | Verdict |", "|---|---:|---:|---:|---|"];
+  const notes: string[] = [];
+  const missedKinds = new Set<Check["kind"]>();
   for (const outcome of outcomes) {
     const { check } = outcome;
     const required = `${check.op} ${formatRatio(check.factor)}`;
     const label = checkLabel(check, targets, scenarios);
     if (outcome.ratio === undefined || outcome.margin === undefined) {
-      lines.push(`| ${label} | ${required} | - | not measured |`);
-      misses.push(`- **${label}**: not measured. ${outcome.notes.join("; ")}.`);
+      lines.push(`| ${label} | ${required} | - | - | not measured |`);
+      notes.push(`- **${label}**: not measured. ${outcome.notes.join("; ")}.`);
       continue;
     }
-    const verdict =
-      outcome.margin >= 0
-        ? `met (${formatPercent(outcome.margin)} margin)`
-        : `**not met**: ${check.op === ">=" ? `${formatPercent(-outcome.margin)} short` : `${formatPercent(-outcome.margin)} over`}`;
-    lines.push(`| ${label} | ${required} | ${formatRatio(outcome.ratio)} | ${verdict} |`);
-    if (outcome.margin < 0 || outcome.notes.length > 0) {
-      misses.push(`- **${label}** (${formatRatio(outcome.ratio)}, required ${required}): ${outcome.notes.join(" ") || "no explanation recorded yet."}`);
-    }
+    const missed = outcome.margin < 0;
+    if (missed) missedKinds.add(check.kind);
+    const verdict = missed
+      ? `**not met**: ${check.op === ">=" ? `${formatPercent(-outcome.margin)} short` : `${formatPercent(-outcome.margin)} over`}`
+      : `met (${formatPercent(outcome.margin)} margin)`;
+    const cost = outcome.costRatio === undefined ? "-" : formatRatio(outcome.costRatio);
+    lines.push(`| ${label} | ${required} | ${formatRatio(outcome.ratio)} | ${cost} | ${verdict} |`);
+    if (outcome.notes.length > 0) notes.push(`- **${label}**: ${outcome.notes.join(" ")}`);
   }
-  return [lines.join("\n"), misses.length ? `\nNotes on the targets above:\n\n${misses.join("\n")}` : ""].join("\n");
+  const why = [...missedKinds].filter((kind) => EXPLANATIONS[kind]).map((kind) => `- **${kind}**: ${EXPLANATIONS[kind]}`);
+  const intro =
+    profile === "quick"
+      ? "Verdicts of a quick run (one short run) are indicative only: its ratios move by tens of percent from run to run on a shared machine."
+      : "Verdicts compare medians. \"By server CPU per op\" is the same comparison made with the server's CPU time per operation (reference / target), which stays meaningful when other work competed for the CPU.";
+  return [
+    intro,
+    lines.join("\n"),
+    notes.length ? `Automatic notes:\n\n${notes.join("\n")}` : "",
+    why.length ? `Why targets are missed:\n\n${why.join("\n")}` : "",
+  ]
+    .filter((part) => part !== "")
+    .join("\n\n");
 }
 
 function header(file: RunFile): string {
@@ -232,14 +255,14 @@ export function writeReport(file: RunFile, paths: { markdown: string; svg: strin
   const cells = buildCells(file, scenarios, targets);
   const outcomes = CHECKS.filter((check) => file.scenarios.includes(check.scenario)).map((check) => evaluate(check, cells, unavailable));
   const caption = `${file.profile === "quick" ? "QUICK RUN (indicative only)" : `${file.runs} interleaved runs`} | ${file.machine.cpu}, ${file.machine.logicalCores} cores | Node ${file.machine.node} | ${file.startedAt.slice(0, 10)} | rev ${file.machine.revision}`;
-  writeFileSync(paths.svg, renderChart({ scenarios, targets, cells, unavailable: new Set(unavailable.keys()), caption }));
+  writeFileSync(paths.svg, renderChart({ scenarios, targets, cells, unavailable: new Set(unavailable.keys()), caption, quick: file.profile === "quick" }));
   const sections = [
     header(file).replace("results.svg", basename(paths.svg)),
     "## Targets from the issue",
-    checksSection(outcomes, targets, scenarios),
+    checksSection(outcomes, targets, scenarios, file.profile),
     "## Results",
     ...scenarios.flatMap((scenario) => [`### ${scenario.title}`, scenario.method(file.profile), scenarioTable(scenario, targets, cells.get(scenario.id)!, unavailable)]),
-    "(!) = the load generator used more than 90% of its core: that number may be capped by the client.",
+    "(!) = the load generator used more than 90% of its core: that number may be capped by the client. (*) = the server's main thread waited for its core more than 10% of the window (time runnable but not running, from `/proc/<pid>/schedstat`): other work on the machine competed with it.",
     probesSection(cells, targets),
     methodSection(file, scenarios, targets),
     versionsSection(file),

@@ -20,6 +20,10 @@ export interface RunRecord {
   /** Share of one core used during the measuring window. */
   serverCpu?: number;
   loadCpu?: number;
+  /** Share of the window the server's main thread was runnable but not running: other work on its core. */
+  serverWait?: number;
+  /** Server CPU time per operation (message, delivery, handshake) in microseconds: robust to contention. */
+  serverMicrosPerOp?: number;
   memory?: { connections: number; rssPerConnection: number; heapPerConnection: number; baselineRss: number; rss: number };
   wallMs: number;
 }
@@ -123,18 +127,23 @@ export async function runPair(options: {
           const t0 = performance.now();
           const server0 = server.cpuSeconds();
           const load0 = load.cpuSeconds();
+          const wait0 = server.runQueueSeconds();
           await load.waitFor("MEASURE_END", timeoutMs);
           const ms = performance.now() - t0;
           const serverCpu = cpuShare(server0, server.cpuSeconds(), ms);
           const loadCpu = cpuShare(load0, load.cpuSeconds(), ms);
           if (serverCpu !== undefined) record.serverCpu = serverCpu;
           if (loadCpu !== undefined) record.loadCpu = loadCpu;
+          const serverWait = cpuShare(wait0, server.runQueueSeconds(), ms);
+          if (serverWait !== undefined) record.serverWait = serverWait;
         }
       }
       record.load = JSON.parse(await result) as LoadResult;
       if (record.load.error) record.error = record.load.error;
       const value = primaryValue(scenario, record.load);
       if (value !== undefined && !record.error) record.value = value;
+      const { messages, windowMs } = record.load;
+      if (record.serverCpu !== undefined && messages && windowMs) record.serverMicrosPerOp = (record.serverCpu * windowMs * 1000) / messages;
       if (record.error) delete record.value;
     })();
     const deadline = new Promise<never>((_, reject) => {

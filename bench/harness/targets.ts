@@ -73,7 +73,7 @@ export const TARGETS: readonly Target[] = [
     id: "fastify-websocket",
     label: "@fastify/websocket",
     group: "peer",
-    server: "bench/servers/fastify-websocket.ts",
+    server: "bench/servers/fastify-websocket.mjs",
     protocol: "ws",
     packages: ["fastify", "@fastify/websocket"],
   },

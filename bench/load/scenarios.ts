@@ -115,27 +115,6 @@ export async function echo(spec: LoadSpec): Promise<LoadResult> {
 }
 
 /**
- * Reads all sockets in bursts every `intervalMs` instead of on every arrival: a client that wakes
- * for each 70-byte delivery costs as much CPU as the server that sends it, and would be the
- * bottleneck. Data waits in the kernel meanwhile; the flow-control window is sized so that the
- * server never meets a full socket buffer, so what it does is the same as for an eager reader.
- */
-function readInBursts(clients: Client[], intervalMs: number): () => void {
-  const pauseAll = (): void => {
-    for (const client of clients) client.wire.socket.pause();
-  };
-  pauseAll();
-  const timer = setInterval(() => {
-    for (const client of clients) client.wire.socket.resume();
-    setImmediate(pauseAll);
-  }, intervalMs);
-  return () => {
-    clearInterval(timer);
-    for (const client of clients) client.wire.socket.resume();
-  };
-}
-
-/**
  * Broadcast (chat room): one driver connection sends messages, the server sends each to all
  * `connections`. Flow control: a new message is sent only while fewer than `window` broadcasts'
  * worth of deliveries are outstanding, so the rate measured is deliveries, not queueing.
@@ -184,7 +163,6 @@ export async function broadcast(spec: LoadSpec): Promise<LoadResult> {
       lastProgress = performance.now();
     }
   }, 200);
-  const stopBursts = params.readIntervalMs > 0 ? readInBursts(opened.clients, params.readIntervalMs) : () => {};
   issue();
   let compressedBefore = 0;
   const measured = await window(
@@ -195,7 +173,6 @@ export async function broadcast(spec: LoadSpec): Promise<LoadResult> {
     () => delivered,
   );
   const compressedInWindow = compressed - compressedBefore;
-  stopBursts();
   clearInterval(stall);
   clearInterval(progress);
   const lostDuringRun = lost;

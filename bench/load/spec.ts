@@ -19,8 +19,6 @@ export interface BroadcastParams {
   deflate: boolean;
   /** Broadcasts in flight at most (flow control: deliveries outstanding <= window x connections). */
   window: number;
-  /** Read all sockets every this many ms (0: on every arrival). */
-  readIntervalMs: number;
 }
 
 export interface HandshakeParams {

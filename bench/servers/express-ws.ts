@@ -3,10 +3,11 @@
  * ordinary Express middleware for auth (express-ws runs it after it has upgraded the socket, so a
  * refusal can only close the open WebSocket), broadcast over `getWss().clients`.
  */
-import express, { type NextFunction, type Request, type Response } from "express";
+import express from "express";
 import expressWs from "express-ws";
-import { announce, COMPRESSION_THRESHOLD, MAX_MESSAGE_SIZE, portOf, settingsFromEnv, userFromAuthorization, type BenchUser } from "./contract.js";
+import { announce, COMPRESSION_THRESHOLD, MAX_MESSAGE_SIZE, portOf, settingsFromEnv } from "./contract.js";
 import { installHeartbeat } from "./heartbeat.js";
+import { expressAuthenticate } from "./middleware.js";
 
 /** The slice of a ws 7 WebSocket the handlers use (express-ws bundles ws 7, whose types are not installed). */
 interface Socket7 {
@@ -24,21 +25,11 @@ const { app, getWss } = expressWs(base, undefined, {
 const wss = getWss();
 installHeartbeat(wss);
 
-function authenticate(req: Request & { user?: BenchUser }, res: Response, next: NextFunction): void {
-  const user = userFromAuthorization(req.headers.authorization);
-  if (!user) {
-    res.status(401).end();
-    return;
-  }
-  req.user = user;
-  next();
-}
-
 function onError(error: Error): void {
   console.error(error);
 }
 
-app.use("/auth", authenticate);
+app.use("/auth", expressAuthenticate);
 
 app.ws("/echo", (ws) => {
   const socket = ws as unknown as Socket7;

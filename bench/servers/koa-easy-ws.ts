@@ -4,11 +4,12 @@
  * upgrade), broadcast over the middleware's `server.clients`.
  */
 import Router from "@koa/router";
-import Koa, { type Context, type Next } from "koa";
+import Koa, { type Context } from "koa";
 import websocketModule from "koa-easy-ws";
 import type { RawData, WebSocket } from "ws";
-import { announce, COMPRESSION_THRESHOLD, MAX_MESSAGE_SIZE, portOf, settingsFromEnv, userFromAuthorization } from "./contract.js";
+import { announce, COMPRESSION_THRESHOLD, MAX_MESSAGE_SIZE, portOf, settingsFromEnv } from "./contract.js";
 import { installHeartbeat } from "./heartbeat.js";
+import { koaAuthenticate } from "./middleware.js";
 
 // koa-easy-ws is CommonJS (`module.exports = fn`) but types it as `export default`.
 const websocket = websocketModule as unknown as typeof websocketModule.default;
@@ -22,13 +23,6 @@ const sockets = websocket("ws", {
 });
 installHeartbeat(sockets.server);
 app.use(sockets);
-
-async function authenticate(ctx: Context, next: Next): Promise<void> {
-  const user = userFromAuthorization(ctx.get("authorization") || undefined);
-  if (!user) ctx.throw(401);
-  ctx.state.user = user;
-  await next();
-}
 
 function onError(error: Error): void {
   console.error(error);
@@ -58,7 +52,7 @@ router.get("/bcast", async (ctx) => {
   });
 });
 
-router.get("/auth", authenticate, async (ctx) => {
+router.get("/auth", koaAuthenticate, async (ctx) => {
   if (!ctx.ws) {
     ctx.status = 426;
     return;

@@ -2,12 +2,15 @@
  * @fastify/websocket 11 on Fastify 5, as its README shows: `{ websocket: true }` routes, auth in a
  * `preValidation` hook (runs before the upgrade, can answer 401), broadcast over
  * `fastify.websocketServer.clients`.
+ *
+ * JavaScript, not TypeScript: @fastify/websocket's type augmentation of Fastify's route options
+ * would clash with wsmount's own in the project's single type-check.
  */
 import websocket from "@fastify/websocket";
-import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import type { RawData } from "ws";
-import { announce, COMPRESSION_THRESHOLD, MAX_MESSAGE_SIZE, portOf, settingsFromEnv, userFromAuthorization, type BenchUser } from "./contract.js";
+import Fastify from "fastify";
+import { announce, COMPRESSION_THRESHOLD, MAX_MESSAGE_SIZE, portOf, settingsFromEnv } from "./contract.js";
 import { installHeartbeat } from "./heartbeat.js";
+import { fastifyAuthenticate } from "./middleware.js";
 
 const { compression } = settingsFromEnv();
 const app = Fastify({ logger: false });
@@ -17,31 +20,25 @@ await app.register(websocket, {
 });
 installHeartbeat(app.websocketServer);
 
-async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const user = userFromAuthorization(request.headers.authorization);
-  if (!user) return reply.code(401).send();
-  (request as FastifyRequest & { user: BenchUser | null }).user = user;
-}
-
-function onError(error: Error): void {
+function onError(error) {
   console.error(error);
 }
 
 app.get("/echo", { websocket: true }, (socket) => {
   socket.on("error", onError);
-  socket.on("message", (data: RawData, isBinary: boolean) => socket.send(data, { binary: isBinary }));
+  socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
 });
 
 app.get("/bcast", { websocket: true }, (socket) => {
   socket.on("error", onError);
-  socket.on("message", (data: RawData, isBinary: boolean) => {
+  socket.on("message", (data, isBinary) => {
     for (const client of app.websocketServer.clients) {
       if (client.readyState === 1) client.send(data, { binary: isBinary });
     }
   });
 });
 
-app.get("/auth", { websocket: true, preValidation: authenticate }, (socket) => {
+app.get("/auth", { websocket: true, preValidation: fastifyAuthenticate }, (socket) => {
   socket.on("error", onError);
 });
 
