@@ -17,6 +17,8 @@ export interface Cell {
   p99?: number;
   compressedShare?: number;
   heapPerConnection?: number;
+  marginalRssPerConnection?: number;
+  marginalHeapPerConnection?: number;
   probe?: string;
 }
 
@@ -46,6 +48,8 @@ export function cellFor(records: readonly RunRecord[], scenario: ScenarioId, tar
   set("p99", medianOf(ok.map((record) => record.load?.latencyMs?.p99)));
   set("compressedShare", medianOf(ok.map((record) => record.load?.compressedShare)));
   set("heapPerConnection", medianOf(ok.map((record) => record.memory?.heapPerConnection)));
+  set("marginalRssPerConnection", medianOf(ok.map((record) => record.memory?.marginalRssPerConnection)));
+  set("marginalHeapPerConnection", medianOf(ok.map((record) => record.memory?.marginalHeapPerConnection)));
   set("probe", mine.find((record) => record.load?.probe)?.load?.probe?.detail);
   return cell;
 }

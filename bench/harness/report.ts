@@ -61,7 +61,7 @@ function scenarioTable(scenario: Scenario, targets: readonly Target[], cells: Ma
   const head = ["Target", `${scenario.metric.name} (median)`, "spread", "vs raw ws"];
   if (latency) head.push("p50 ms", "p99 ms");
   if (scenario.id === "broadcast-deflate") head.push("compressed");
-  if (scenario.id === "idle-memory") head.push("heap/conn");
+  if (scenario.id === "idle-memory") head.push("heap/conn", "marginal RSS/conn", "marginal heap/conn");
   else head.push("server µs/op", "server CPU", "server waited", "load CPU");
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, index) => (index === 0 ? "---" : "---:")).join("|")}|`];
   for (const target of targets) {
@@ -81,7 +81,9 @@ function scenarioTable(scenario: Scenario, targets: readonly Target[], cells: Ma
     ];
     if (latency) row.push(cell.p50?.toFixed(2) ?? "-", cell.p99?.toFixed(2) ?? "-");
     if (scenario.id === "broadcast-deflate") row.push(cell.compressedShare === undefined ? "-" : formatPercent(cell.compressedShare));
-    if (scenario.id === "idle-memory") row.push(cell.heapPerConnection === undefined ? "-" : formatBytes(cell.heapPerConnection));
+    if (scenario.id === "idle-memory") {
+      for (const bytes of [cell.heapPerConnection, cell.marginalRssPerConnection, cell.marginalHeapPerConnection]) row.push(bytes === undefined ? "-" : formatBytes(bytes));
+    }
     else {
       row.push(
         cell.microsPerOp === undefined ? "-" : cell.microsPerOp.toFixed(cell.microsPerOp < 10 ? 2 : 0),

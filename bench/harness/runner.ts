@@ -24,7 +24,17 @@ export interface RunRecord {
   serverWait?: number;
   /** Server CPU time per operation (message, delivery, handshake) in microseconds: robust to contention. */
   serverMicrosPerOp?: number;
-  memory?: { connections: number; rssPerConnection: number; heapPerConnection: number; baselineRss: number; rss: number };
+  memory?: {
+    connections: number;
+    /** (RSS with all connected - RSS before) / connections: the measure. */
+    rssPerConnection: number;
+    heapPerConnection: number;
+    /** (RSS with all - RSS with half) / the second half: the same without one-off allocations. */
+    marginalRssPerConnection: number;
+    marginalHeapPerConnection: number;
+    baselineRss: number;
+    rss: number;
+  };
   wallMs: number;
 }
 
@@ -106,17 +116,24 @@ export async function runPair(options: {
       if (baseline) {
         const first = await Promise.race([quiet(load.waitFor("HOLDING", timeoutMs)), resultFirst]);
         if (typeof first === "string") {
-          const holding = Number(first);
+          // Two points: the marginal cost of the second half excludes one-off allocations (code, heap growth).
+          const half = Number(first);
           await sleep(windows.settleMs);
-          const loaded = await stats(server);
+          const atHalf = await stats(server);
+          load.send("more");
+          const all = Number(await load.waitFor("HOLDING", timeoutMs));
+          await sleep(windows.settleMs);
+          const atAll = await stats(server);
           load.send("release");
-          if (holding > 0) {
+          if (all > 0 && all > half) {
             record.memory = {
-              connections: holding,
-              rssPerConnection: (loaded.rss - baseline.rss) / holding,
-              heapPerConnection: (loaded.heapUsed - baseline.heapUsed) / holding,
+              connections: all,
+              rssPerConnection: (atAll.rss - baseline.rss) / all,
+              heapPerConnection: (atAll.heapUsed - baseline.heapUsed) / all,
+              marginalRssPerConnection: (atAll.rss - atHalf.rss) / (all - half),
+              marginalHeapPerConnection: (atAll.heapUsed - atHalf.heapUsed) / (all - half),
               baselineRss: baseline.rss,
-              rss: loaded.rss,
+              rss: atAll.rss,
             };
             record.value = record.memory.rssPerConnection;
           }

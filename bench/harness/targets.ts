@@ -22,6 +22,11 @@ export interface Target {
   note?: string;
 }
 
+const WSMOUNT_NOTE =
+  "imported from source (`wsmount-source` condition); default options (heartbeat on); broadcast with rooms (`conn.join`, `ws.to(room).send`); " +
+  "in the compressed scenario `compression: { threshold: 128, serverNoContextTakeover: true }`, which wsmount's documentation advises for broadcasts " +
+  "(compress once for all recipients), where the ws-based peers keep ws's default context takeover.";
+
 export const TARGETS: readonly Target[] = [
   {
     id: "wsmount-express",
@@ -31,6 +36,7 @@ export const TARGETS: readonly Target[] = [
     protocol: "ws",
     packages: ["express"],
     files: ["adapters/express.ts"],
+    note: WSMOUNT_NOTE,
   },
   {
     id: "wsmount-fastify",
@@ -40,6 +46,7 @@ export const TARGETS: readonly Target[] = [
     protocol: "ws",
     packages: ["fastify"],
     files: ["adapters/fastify.ts"],
+    note: WSMOUNT_NOTE,
   },
   {
     id: "wsmount-koa",
@@ -49,6 +56,7 @@ export const TARGETS: readonly Target[] = [
     protocol: "ws",
     packages: ["koa", "@koa/router"],
     files: ["adapters/koa.ts"],
+    note: WSMOUNT_NOTE,
   },
   {
     id: "wsmount-node",
@@ -58,6 +66,7 @@ export const TARGETS: readonly Target[] = [
     protocol: "ws",
     packages: [],
     files: ["adapters/node.ts"],
+    note: WSMOUNT_NOTE,
   },
   { id: "ws", label: "raw ws", group: "baseline", server: "bench/servers/ws.ts", protocol: "ws", packages: ["ws"] },
   {

@@ -1,6 +1,6 @@
 /** The load side of each scenario. Each resolves with its numbers; none runs longer than its spec says. */
 import { randomBytes } from "node:crypto";
-import { createInterface } from "node:readline";
+import { createInterface, type Interface } from "node:readline";
 import { Client, encodeMessage, type ProtocolName } from "./client.js";
 import { connectAll } from "./connect.js";
 import { LatencyHistogram } from "./histogram.js";
@@ -249,51 +249,60 @@ export async function handshake(spec: LoadSpec): Promise<LoadResult> {
   return result;
 }
 
-/** Idle connections: open them all, report HOLDING, wait for the runner's `release` (it measures the server). */
+/**
+ * Idle connections, in two halves so the runner can measure the marginal cost of the second half
+ * apart from one-off allocations: open half, `HOLDING <n>`, wait for `more`, open the rest,
+ * `HOLDING <n>`, wait for `release` (the runner measures the server meanwhile).
+ */
 export async function idle(spec: LoadSpec): Promise<LoadResult> {
   const params = spec.params as IdleParams;
-  const opened = await connectAll(
-    { protocol: spec.protocol, port: spec.port, route: "/echo" },
-    params.connections,
-    params.concurrency,
-    params.sources,
-    Math.max(CONNECT_TIMEOUT_MS, spec.timeoutMs - params.maxHoldMs),
-  );
+  const half = Math.floor(params.connections / 2);
+  const connectMs = Math.max(CONNECT_TIMEOUT_MS, spec.timeoutMs - params.maxHoldMs);
+  const options = { protocol: spec.protocol, port: spec.port, route: "/echo" as const };
   let lost = 0;
-  for (const client of opened.clients) {
-    client.onClosed = () => {
-      lost++;
-    };
-  }
-  say(`HOLDING ${opened.clients.length}`);
-  await waitForRelease(params.maxHoldMs);
+  const onClosed = (): void => {
+    lost++;
+  };
+  const first = await connectAll(options, half, params.concurrency, params.sources, connectMs);
+  for (const client of first.clients) client.onClosed = onClosed;
+  say(`HOLDING ${first.clients.length}`);
+  await waitForLine("more", params.maxHoldMs);
+  const second = await connectAll(options, params.connections - half, params.concurrency, params.sources, connectMs);
+  for (const client of second.clients) client.onClosed = onClosed;
+  const clients = [...first.clients, ...second.clients];
+  say(`HOLDING ${clients.length}`);
+  await waitForLine("release", params.maxHoldMs);
   const lostDuringHold = lost;
-  closeAll(opened.clients);
+  closeAll(clients);
+  const failed = first.failed + second.failed;
   const result: LoadResult = {
     scenario: spec.scenario,
-    connections: opened.clients.length - lostDuringHold,
-    failedConnections: opened.failed + lostDuringHold,
-    connectMs: opened.elapsedMs,
-    refusals: opened.refusals,
+    connections: clients.length - lostDuringHold,
+    failedConnections: failed + lostDuringHold,
+    connectMs: first.elapsedMs + second.elapsedMs,
+    refusals: [...first.refusals, ...second.refusals],
   };
-  if (opened.failed > 0 || lostDuringHold > 0) {
-    result.error = `${opened.failed} failed to connect, ${lostDuringHold} closed while idle`;
-  }
+  if (failed > 0 || lostDuringHold > 0) result.error = `${failed} failed to connect, ${lostDuringHold} closed while idle`;
   return result;
 }
 
-function waitForRelease(maxMs: number): Promise<void> {
+let stdinLines: Interface | undefined;
+
+/** Resolves on the runner's line `word` on stdin, when stdin closes, or after `maxMs`. */
+function waitForLine(word: string, maxMs: number): Promise<void> {
   return new Promise((resolve) => {
-    const lines = createInterface({ input: process.stdin });
+    const lines = (stdinLines ??= createInterface({ input: process.stdin }));
+    const onLine = (line: string): void => {
+      if (line.trim() === word) done();
+    };
     const done = (): void => {
       clearTimeout(timer);
-      lines.close();
+      lines.off("line", onLine);
+      lines.off("close", done);
       resolve();
     };
     const timer = setTimeout(done, maxMs);
-    lines.on("line", (line) => {
-      if (line.trim() === "release") done();
-    });
+    lines.on("line", onLine);
     lines.on("close", done);
   });
 }
