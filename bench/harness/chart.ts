@@ -39,6 +39,13 @@ function panel(scenario: Scenario, targets: readonly Target[], cells: Map<string
   const better = scenario.metric.better === "higher" ? "higher is better" : "lower is better";
   parts.push(text(0, 16, scenario.title, 'font-size="14" font-weight="600"'));
   parts.push(text(0, 32, `${scenario.metric.name}, ${better}; ratio to raw ws`, 'font-size="11" fill="#6b7280"'));
+  // The raw ws line goes first so that bars and labels are drawn over it.
+  if (referenceValue) {
+    const x = LABEL_WIDTH + scale(referenceValue);
+    const bottom = PANEL_HEAD + targets.length * ROW - 4;
+    parts.push(`<path d="M${x.toFixed(1)} ${PANEL_HEAD - 4} V${bottom}" stroke="#111827" stroke-dasharray="3 3" stroke-width="1"/>`);
+  }
+
   targets.forEach((target, index) => {
     const y = PANEL_HEAD + index * ROW;
     const cell = cells.get(target.id);
@@ -72,11 +79,6 @@ function panel(scenario: Scenario, targets: readonly Target[], cells: Map<string
       text(LABEL_WIDTH + Math.min(plotWidth, Math.max(width, scale(max))) + 5, y + BAR - 2, label, 'font-size="11" stroke="#fff" stroke-width="3" paint-order="stroke"'),
     );
   });
-  if (referenceValue) {
-    const x = LABEL_WIDTH + scale(referenceValue);
-    const bottom = PANEL_HEAD + targets.length * ROW - 4;
-    parts.push(`<path d="M${x.toFixed(1)} ${PANEL_HEAD - 4} V${bottom}" stroke="#111827" stroke-dasharray="3 3" stroke-width="1"/>`);
-  }
   return parts.join("\n");
 }
 

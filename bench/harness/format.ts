@@ -27,7 +27,8 @@ export function formatRatio(ratio: number): string {
   return `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}x`;
 }
 
-/** Share as "12%". */
+/** Share as "12%" ("<1%" for small non-zero shares). */
 export function formatPercent(share: number): string {
+  if (share !== 0 && Math.abs(share) < 0.005) return "<1%";
   return `${Math.round(share * 100)}%`;
 }

@@ -123,13 +123,14 @@ function evaluate(check: Check, cells: Cells, unavailable: Map<string, string>):
   outcome.margin = margin(check, value);
   const cost = costRatio(subject, reference);
   if (cost !== undefined) outcome.costRatio = cost;
-  for (const [id, cell] of [
+  const pairs = [
     [check.subject, subject],
     [check.reference, reference],
-  ] as const) {
-    if ((cell?.loadCpu ?? 0) > LOAD_BOUND) outcome.notes.push(`load generator at ${formatPercent(cell!.loadCpu!)} of its core for ${id}: it may have capped that number.`);
-    if ((cell?.serverWait ?? 0) > CONTENDED) outcome.notes.push(`${id}'s server waited for its core ${formatPercent(cell!.serverWait!)} of the window: other work on the machine competed with it.`);
-  }
+  ] as const;
+  const loadBound = pairs.filter(([, cell]) => (cell?.loadCpu ?? 0) > LOAD_BOUND).map(([id, cell]) => `${id} ${formatPercent(cell!.loadCpu!)}`);
+  if (loadBound.length) outcome.notes.push(`load generator near its limit (${loadBound.join(", ")}): that number may be capped by the client.`);
+  const waited = pairs.filter(([, cell]) => (cell?.serverWait ?? 0) > CONTENDED).map(([id, cell]) => `${id} ${formatPercent(cell!.serverWait!)}`);
+  if (waited.length) outcome.notes.push(`server waited for its core (${waited.join(", ")} of the window).`);
   const spread = Math.max(subject?.summary?.spread ?? 0, reference?.summary?.spread ?? 0);
   if (spread > Math.abs(outcome.margin)) outcome.notes.push(`Run-to-run spread (${formatPercent(spread)}) is larger than the margin: not conclusive.`);
   return outcome;
@@ -178,7 +179,15 @@ function checksSection(outcomes: CheckOutcome[], targets: readonly Target[], sce
     .join("\n\n");
 }
 
-function header(file: RunFile): string {
+function contention(cells: Cells): string {
+  const measured = [...cells.values()].flatMap((row) => [...row.values()]).filter((cell) => cell.serverWait !== undefined);
+  const contended = measured.filter((cell) => cell.serverWait! > CONTENDED);
+  if (measured.length === 0) return "";
+  if (contended.length === 0) return "- Contention: no server waited for its core more than 10% of a window.";
+  return `- Contention: in ${contended.length} of ${measured.length} measured pairs the server waited for its core more than 10% of the window (other work on the machine): rates are lowered unevenly there; the comparisons by server CPU per operation hold up better.`;
+}
+
+function header(file: RunFile, cells: Cells): string {
   const duration = Math.round((Date.parse(file.finishedAt) - Date.parse(file.startedAt)) / 1000);
   const windows = `${file.windows.warmupMs} ms warm-up, ${file.windows.durationMs} ms measured`;
   const status =
@@ -198,6 +207,7 @@ function header(file: RunFile): string {
     `- Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.memoryGiB} GiB, ${m.os}; load average ${m.loadAverage.toFixed(2)} at start (the machine may be shared)`,
     `- Runtime: Node ${m.node} (V8 ${m.v8})`,
     `- Placement: ${file.placement}`,
+    ...(contention(cells) ? [contention(cells)] : []),
   ].join("\n");
 }
 
@@ -259,7 +269,7 @@ export function writeReport(file: RunFile, paths: { markdown: string; svg: strin
   const caption = `${file.profile === "quick" ? "QUICK RUN (indicative only)" : `${file.runs} interleaved runs`} | ${file.machine.cpu}, ${file.machine.logicalCores} cores | Node ${file.machine.node} | ${file.startedAt.slice(0, 10)} | rev ${file.machine.revision}`;
   writeFileSync(paths.svg, renderChart({ scenarios, targets, cells, unavailable: new Set(unavailable.keys()), caption, quick: file.profile === "quick" }));
   const sections = [
-    header(file).replace("results.svg", basename(paths.svg)),
+    header(file, cells).replace("results.svg", basename(paths.svg)),
     "## Targets from the issue",
     checksSection(outcomes, targets, scenarios, file.profile),
     "## Results",
