@@ -39,6 +39,7 @@ import type { SocketLike } from "./types.js";
 import type { BrokerChannel, Publication } from "./broker.js";
 import { Broadcast, type Targets } from "./broadcast.js";
 import { PreparedMessage } from "./prepared.js";
+import { acceptableOffers } from "./negotiation.js";
 import { Rooms, type RoomListener } from "./rooms.js";
 import type { DefaultEventMap, EventArgs, EventMap, EventNames } from "./protocol/index.js";
 
@@ -127,6 +128,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   readonly #connections = new Map<string, Connection<Data, In, Out>>();
   readonly #channel: BrokerChannel;
   readonly #wss: WebSocketServer;
+  readonly #deflate: false | Record<string, unknown>;
   readonly #heartbeat: Heartbeat;
   readonly #attachments: Array<{ binding: ServerBinding; attachment: Attachment }> = [];
   readonly #errorHandlers: EndpointErrorHandler<Data, In, Out>[] = [];
@@ -142,7 +144,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       noServer: true,
       clientTracking: false,
       maxPayload: this.options.maxMessageSize,
-      perMessageDeflate: deflateOptions(this.options),
+      perMessageDeflate: (this.#deflate = deflateOptions(this.options)),
       handleProtocols: chosenProtocol,
       // How long a peer has to answer our close frame before ws destroys the socket (ws's default is
       // 30 s, its option is not in @types/ws yet): a client that ignores an idle or backpressure close
@@ -554,6 +556,13 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       return this.#refuse(pending, { status: 409, reason: "conflict", body: "A connection with this id is already open" });
     }
     finishPending(pending);
+    const deflate = this.#deflate;
+    const offered = request.headers["sec-websocket-extensions"];
+    if (deflate !== false && offered !== undefined) {
+      const acceptable = acceptableOffers(offered, deflate, this.options.maxMessageSize);
+      if (acceptable === undefined) delete request.headers["sec-websocket-extensions"];
+      else request.headers["sec-websocket-extensions"] = acceptable;
+    }
     (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted] = { protocol, headerLines };
     this.#wss.handleUpgrade(request, pending.socket, pending.head, (ws: WebSocket) => {
       releaseSocketGuard(pending.socket);
