@@ -32,9 +32,12 @@ const HUES = [4, 24, 145, 170, 195, 215, 245, 270, 295, 325, 340, 85];
 
 /** A stable hue for a person, from their name, so their colour stays the same across reconnections. */
 export function hueOf(name: string): number {
+  // FNV-1a, then a finalizer (MurmurHash3's) so that short names spread over the palette.
   let hash = 2166136261;
-  for (const char of name.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619) >>> 0;
-  return HUES[hash % HUES.length]!;
+  for (const char of name.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619);
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return HUES[((hash ^ (hash >>> 16)) >>> 0) % HUES.length]!;
 }
 
 /** Up to two initials (first letters of the first two words), as whole characters. */
