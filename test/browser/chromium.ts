@@ -6,10 +6,8 @@
 import { accessSync, constants } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 
-/** Where Chromium is looked for: $CHROMIUM_PATH first, then Debian's and other usual paths. */
-export const CHROMIUM_CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].filter(
-  (path): path is string => typeof path === "string" && path.length > 0,
-);
+/** Where Chromium is looked for: $CHROMIUM_PATH when set (and only there), else Debian's usual paths. */
+export const CHROMIUM_CANDIDATES = process.env.CHROMIUM_PATH ? [process.env.CHROMIUM_PATH] : ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
 
 /** Flags for a quiet, offline, headless Chromium. */
 export const CHROMIUM_ARGS = [
