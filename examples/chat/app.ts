@@ -299,9 +299,15 @@ export interface RunningChat extends ChatApp {
 export async function startChat(options: StartChatOptions = {}): Promise<RunningChat> {
   const { port = 3000, host = "127.0.0.1", ...appOptions } = options;
   const chat = createChatApp(appOptions);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = chat.app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(listening)));
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const listening = chat.app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+    });
+  } catch (error) {
+    await chat.close();
+    throw error;
+  }
   chat.attach(server);
   return {
     ...chat,
