@@ -6,7 +6,7 @@
 import { addListener } from "./listeners.js";
 import type { IncomingMessage, Server } from "node:http";
 import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
-import { Connection, type ConnectionHost, type RequestInfo } from "./connection.js";
+import { Connection, ConnectionRequest, type ConnectionHost } from "./connection.js";
 import { ErrorCode, HandshakeRejection, WsmountError } from "./errors.js";
 import {
   checkHandshake,
@@ -14,8 +14,6 @@ import {
   isForwardableHeader,
   isSameOrigin,
   isUpgradeRequest,
-  pathnameOf,
-  queryOf,
   selectSubprotocol,
   type Refusal,
   type RefusalReason,
@@ -39,6 +37,7 @@ import type { SocketLike } from "./types.js";
 import type { BrokerChannel, Publication } from "./broker.js";
 import { Broadcast, type Targets } from "./broadcast.js";
 import { PreparedMessage } from "./prepared.js";
+import { acceptableOffers } from "./negotiation.js";
 import { Rooms, type RoomListener } from "./rooms.js";
 import type { DefaultEventMap, EventArgs, EventMap, EventNames } from "./protocol/index.js";
 
@@ -108,6 +107,8 @@ interface Accepted {
   headerLines: string[];
 }
 
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
 const Running = 0;
 const Closing = 1;
 const Closed = 2;
@@ -127,12 +128,14 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   readonly #connections = new Map<string, Connection<Data, In, Out>>();
   readonly #channel: BrokerChannel;
   readonly #wss: WebSocketServer;
+  readonly #deflate: false | Record<string, unknown>;
   readonly #heartbeat: Heartbeat;
   readonly #attachments: Array<{ binding: ServerBinding; attachment: Attachment }> = [];
   readonly #errorHandlers: EndpointErrorHandler<Data, In, Out>[] = [];
   readonly #closeHandlers: EndpointCloseHandler<Data, In, Out>[] = [];
   #inFlight = 0;
   #state = Running;
+  readonly #countTimeout = () => this.counters.refuse("timeout");
   #closing: Promise<void> | null = null;
   #allClosed: (() => void) | null = null;
 
@@ -142,7 +145,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       noServer: true,
       clientTracking: false,
       maxPayload: this.options.maxMessageSize,
-      perMessageDeflate: deflateOptions(this.options),
+      perMessageDeflate: (this.#deflate = deflateOptions(this.options)),
       handleProtocols: chosenProtocol,
       // How long a peer has to answer our close frame before ws destroys the socket (ws's default is
       // 30 s, its option is not in @types/ws yet): a client that ignores an idle or backpressure close
@@ -289,6 +292,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     if (pending === undefined) return false;
     if (pending.state !== UpgradeState.Routing) return true;
     const responseHeaders = claimPending(pending);
+    pending.onTimeout = this.#countTimeout;
     const middlewareHeaders = match.headers === undefined ? responseHeaders : { ...responseHeaders, ...match.headers };
     this.#handshake(request, pending, match, middlewareHeaders);
     return true;
@@ -318,8 +322,10 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     const handler = {
       handshakeTimeout: this.options.handshakeTimeout,
       reportError: (error: unknown) => this.reportError(asError(error)),
-      handleUpgrade: (request: IncomingMessage, pending: PendingUpgrade) =>
-        this.#handshake(request, pending, { onConnection, context: context(request) }, null),
+      handleUpgrade: (request: IncomingMessage, pending: PendingUpgrade) => {
+        pending.onTimeout = this.#countTimeout;
+        this.#handshake(request, pending, { onConnection, context: context(request) }, null);
+      },
     };
     binding.addPath(path, handler);
     this.#attachments.push({ binding, attachment: handler });
@@ -409,7 +415,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     });
     if (this.#connections.size === 0) this.#allClosed?.();
     for (const connection of this.#connections.values()) {
-      this.counters.closedBy.shutdown++;
+      if (connection.readyState === 1) this.counters.closedBy.shutdown++;
       connection.close(code, reason);
     }
     let timer: NodeJS.Timeout | undefined;
@@ -539,6 +545,9 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   ): void {
     // The socket may have closed, or the handshake timed out, while async checks ran.
     if (pending.state !== UpgradeState.Claimed) return;
+    if (this.#state !== Running) {
+      return this.#refuse(pending, { status: 503, reason: "shutting-down", body: "WebSocket endpoint is shutting down", headers: { "Retry-After": "1" } });
+    }
     const identity = typeof auth === "object" && auth !== null ? (auth as { id?: string; data?: Data }) : {};
     let id: string;
     let headerLines: string[];
@@ -554,6 +563,13 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       return this.#refuse(pending, { status: 409, reason: "conflict", body: "A connection with this id is already open" });
     }
     finishPending(pending);
+    const deflate = this.#deflate;
+    const offered = request.headers["sec-websocket-extensions"];
+    if (deflate !== false && offered !== undefined) {
+      const acceptable = acceptableOffers(offered, deflate, this.options.maxMessageSize);
+      if (acceptable === undefined) delete request.headers["sec-websocket-extensions"];
+      else request.headers["sec-websocket-extensions"] = acceptable;
+    }
     (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted] = { protocol, headerLines };
     this.#wss.handleUpgrade(request, pending.socket, pending.head, (ws: WebSocket) => {
       releaseSocketGuard(pending.socket);
@@ -581,14 +597,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   }
 
   #open<Context>(ws: SocketLike, request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>, id: string, data: Data): void {
-    const info: RequestInfo = {
-      url: request.url ?? "/",
-      path: pathnameOf(request.url),
-      query: queryOf(request.url),
-      params: match.params ?? {},
-      headers: request.headers,
-      remoteAddress: request.socket.remoteAddress,
-    };
+    const info = new ConnectionRequest(request.url ?? "/", match.params ?? NO_PARAMS, request.headers, request.socket.remoteAddress);
     const connection = new Connection<Data, In, Out>(ws, this, id, data, info, Date.now());
     this.#connections.set(id, connection);
     this.counters.accepted++;

@@ -32,6 +32,13 @@ export { Broadcast, type Targets } from "./broadcast.js";
 export { memoryBroker, type Broker, type BrokerChannel, type BrokerErrorHandler, type Publication } from "./broker.js";
 export type { RoomListener } from "./rooms.js";
 export {
+  ClientScript,
+  createClientScript,
+  type ClientScriptOptions,
+  type ClientScriptRequest,
+  type ClientScriptResponse,
+} from "./client-script.js";
+export {
   AckError,
   AckErrorCode,
   ProtocolError,
