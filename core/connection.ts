@@ -14,6 +14,7 @@ import { EventState, isEnvelopeBytes, type AnyEventHandler } from "./events.js";
 import { Broadcast, type Targets } from "./broadcast.js";
 import type { Publication } from "./broker.js";
 import type { PreparedMessage } from "./prepared.js";
+import { corkForThisPass } from "./cork.js";
 import type { Rooms } from "./rooms.js";
 import {
   encodeEvent,
@@ -199,6 +200,8 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       this.#overLimit();
       return Written.Not;
     }
+    const socket = ws._socket;
+    if (socket !== null) corkForThisPass(socket);
     if (options === undefined) ws.send(data);
     else ws.send(data, options);
     this.#host.counters.messagesOut++;
@@ -350,6 +353,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       ws.send(message.original, { binary: message.binary });
       return ws.bufferedAmount <= writeBufferSize;
     }
+    corkForThisPass(socket);
     const deflate = ws._extensions["permessage-deflate"];
     if (deflate === undefined || compression === false || message.data.length < compression.threshold) {
       socket.write(message.plainFrame());
@@ -509,8 +513,20 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     const handlers = this.#messageHandlers;
     if (handlers === null || handlers.length === 0) return;
     const value = isBinary ? data : data.toString();
-    if (handlers.length === 1) this.#call(handlers[0]!, value, isBinary);
-    else for (const handler of handlers.slice()) this.#call(handler, value, isBinary);
+    if (handlers.length === 1) this.#callMessageHandler(handlers[0]!, value, isBinary);
+    else for (const handler of handlers.slice()) this.#callMessageHandler(handler, value, isBinary);
+  }
+
+  // The per-message twin of #call, without its rest-argument array.
+  #callMessageHandler(handler: MessageHandler, value: string | Buffer, isBinary: boolean): void {
+    try {
+      const result = handler(value, isBinary);
+      if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === "function") {
+        (result as Promise<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(error));
+      }
+    } catch (error) {
+      this.#handlerFailed(error);
+    }
   }
 
   #call<A extends unknown[]>(handler: (...args: A) => unknown, ...args: A): void {

@@ -217,28 +217,31 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
    * same frame written to each recipient.
    */
   deliver(publication: Publication): void {
-    const recipients = this.#recipients(publication);
-    if (recipients.length === 0) return;
-    const message = new PreparedMessage(publication.data, publication.binary);
-    for (const connection of recipients) connection._sendPrepared(message);
-  }
-
-  #recipients(publication: Publication): Connection<Data, In, Out>[] {
     const { to, except } = publication;
     let excluded: Set<Connection<Data, In, Out>> | null = null;
     if (except.length > 0) {
       excluded = new Set();
       for (const name of except) this.#addTarget(name, excluded);
     }
-    const recipients: Connection<Data, In, Out>[] = [];
+    let message: PreparedMessage | null = null;
+    const send = (connection: Connection<Data, In, Out>): void => {
+      if (excluded !== null && excluded.has(connection)) return;
+      connection._sendPrepared((message ??= new PreparedMessage(publication.data, publication.binary)));
+    };
     if (to.length === 0) {
-      for (const connection of this.#connections.values()) if (excluded === null || !excluded.has(connection)) recipients.push(connection);
-      return recipients;
+      for (const connection of this.#connections.values()) send(connection);
+    } else if (to.length === 1) {
+      // One room (or id): walk it in place, no copy.
+      const name = to[0]!;
+      const members = this.rooms.members(name);
+      for (const connection of members) send(connection);
+      const byId = this.#connections.get(name);
+      if (byId !== undefined && !members.has(byId)) send(byId);
+    } else {
+      const chosen = new Set<Connection<Data, In, Out>>();
+      for (const name of to) this.#addTarget(name, chosen);
+      for (const connection of chosen) send(connection);
     }
-    const chosen = new Set<Connection<Data, In, Out>>();
-    for (const name of to) this.#addTarget(name, chosen);
-    for (const connection of chosen) if (excluded === null || !excluded.has(connection)) recipients.push(connection);
-    return recipients;
   }
 
   #addTarget(name: string, into: Set<Connection<Data, In, Out>>): void {

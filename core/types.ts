@@ -31,7 +31,10 @@ export interface SocketLike {
     /** Bytes waiting in the socket's own write buffer. */
     readonly writableLength: number;
     readonly remoteAddress?: string | undefined;
+    readonly destroyed: boolean;
     write(data: Buffer): boolean;
+    cork(): void;
+    uncork(): void;
   } | null;
 }
 
