@@ -10,7 +10,7 @@
  * - `B:node:N:rooms`   hash: room -> members here
  *
  * Writes are absolute (the current size, not +1/-1), so they can be coalesced and repeated: changes
- * made in one tick go out as one pipeline, and after any doubt (a lost connection, a failed write,
+ * made in one task go out as one pipeline, and after any doubt (a lost connection, a failed write,
  * keys found expired) the process rewrites its whole state.
  * @module
  */
@@ -42,7 +42,7 @@ export class Presence {
   readonly #report: (error: Error) => void;
   #connections = new Set<string>();
   #rooms = new Set<string>();
-  #flush: NodeJS.Immediate | null = null;
+  #scheduled = false;
   #state = Unsynced;
   #stopped = false;
 
@@ -59,7 +59,13 @@ export class Presence {
   changed(kind: "connection" | "room", name: string): void {
     if (this.#stopped || this.#state === Unsynced) return;
     (kind === "connection" ? this.#connections : this.#rooms).add(name);
-    this.#flush ??= setImmediate(() => this.#write());
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // At the end of this task: what one handler changes goes out as one pipeline, at once.
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#write();
+    });
   }
 
   /** Redis may have lost this process's state, or never had it: the next chance rewrites it all. */
@@ -132,12 +138,11 @@ export class Presence {
   }
 
   #write(): void {
-    this.#flush = null;
     const connections = this.#connections;
     const rooms = this.#rooms;
     this.#connections = new Set();
     this.#rooms = new Set();
-    if (this.#stopped || this.#state === Unsynced) return;
+    if (this.#stopped || this.#state === Unsynced || (connections.size === 0 && rooms.size === 0)) return;
     if (this.#redis.status !== "ready") {
       this.#state = Unsynced;
       return;
@@ -173,8 +178,6 @@ export class Presence {
   }
 
   #clearPending(): void {
-    if (this.#flush !== null) clearImmediate(this.#flush);
-    this.#flush = null;
     this.#connections = new Set();
     this.#rooms = new Set();
   }

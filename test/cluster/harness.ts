@@ -163,3 +163,20 @@ export async function ask<T = unknown>(client: ProtocolClient, event: string, da
   if (answer.kind === "ackError") throw Object.assign(new Error(answer.error.message), { code: answer.error.code });
   throw new Error(`unexpected answer to ${event}: ${JSON.stringify(answer)}`);
 }
+
+/** Polls an async check every 20 ms until it holds, for up to `ms`. */
+export async function eventually(check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Waits until connection `id` shows in the cluster's presence as seen from `from`'s process: a
+ * connection is written to Redis right after it opens, so a query racing its opening can miss it.
+ */
+export function visible(from: ProtocolClient, id: string): Promise<void> {
+  return eventually(async () => (await ask<boolean>(from, "isOnline", id)) === true, `${id} to be online`);
+}
