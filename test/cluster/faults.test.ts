@@ -1,12 +1,13 @@
 /**
- * Faults with a real redis-server and three wsmount processes: Redis unreachable at start, lost and
- * back (empty, as after a restart without persistence), and a process killed without a goodbye.
- * The tests run in order; each starts from the state the previous one left.
+ * Faults with a real redis-server and three wsmount processes: Redis unreachable at start, one process
+ * cut off from Redis while the others keep it, Redis lost and back (empty, as after a restart without
+ * persistence), and a process killed without a goodbye. Process p0 reaches Redis through a relay that
+ * the tests can cut. The tests run in order; each starts from the state the previous one left.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { until } from "../helpers/client.js";
 import type { ProtocolClient } from "../helpers/protocol-client.js";
-import { RedisServer, ServerProcess, ask, eventually, findRedisServer, freePort, visible } from "./harness.js";
+import { CuttableRelay, RedisServer, ServerProcess, ask, eventually, findRedisServer, freePort, visible } from "./harness.js";
 
 const redisBinary = findRedisServer();
 
@@ -24,6 +25,7 @@ const NODE_TIMEOUT = 1000;
 
 describe.skipIf(redisBinary === null).sequential("faults", () => {
   let redis: RedisServer;
+  let relay: CuttableRelay;
   let processes: ServerProcess[] = [];
   const clients: ProtocolClient[] = [];
   let fences = 0;
@@ -36,13 +38,16 @@ describe.skipIf(redisBinary === null).sequential("faults", () => {
   beforeAll(async () => {
     // Redis is not running yet: the processes start without it.
     redis = new RedisServer(redisBinary!, await freePort());
+    relay = new CuttableRelay(redis.port);
+    await relay.start();
     const settings = { redisUrl: redis.url, prefix: `faults-${process.pid}`, heartbeatInterval: HEARTBEAT_INTERVAL, nodeTimeout: NODE_TIMEOUT };
-    processes = await Promise.all(["p0", "p1", "p2"].map((label) => ServerProcess.start(label, settings)));
+    processes = await Promise.all(["p0", "p1", "p2"].map((label, index) => ServerProcess.start(label, index === 0 ? { ...settings, redisUrl: relay.url } : settings)));
   });
 
   afterAll(async () => {
     for (const client of clients) client.close();
     await Promise.all(processes.map((server) => server.kill()));
+    await relay?.stop();
     await redis?.stop();
   });
 
@@ -90,7 +95,7 @@ describe.skipIf(redisBinary === null).sequential("faults", () => {
     expect(down.connected).toBe(false);
     expect(down.dropped).toBeGreaterThanOrEqual(1);
     const errors = await ask<string[]>(a, "brokerErrors");
-    expect(errors.some((message) => /broker connect failed: Redis .*ECONNREFUSED/.test(message))).toBe(true);
+    expect(errors.some((message) => /broker connect failed: Redis (command|subscriber) connection: /.test(message))).toBe(true);
     expect(errors.some((message) => /publications reach this process only/.test(message))).toBe(true);
     // Cluster queries fail fast; a connection of this very process is known all the same.
     expect(await failure(a, "isOnline", "c")).toBe("ERR_WSMOUNT_BROKER");
@@ -109,6 +114,30 @@ describe.skipIf(redisBinary === null).sequential("faults", () => {
     await visible(c, "x");
     await eventually(async () => (await ask<number>(c, "roomSize", "local")) === 2, "room local to count 2");
     expect(c.events("lost-at-start")).toEqual([]);
+  });
+
+  it("drops, and never replays, what a process cut off from Redis publishes; the others carry on", async () => {
+    const before = await stats(a);
+    relay.cut();
+    await eventually(async () => !(await stats(a)).connected, "p0 to notice it is cut off");
+    await ask(a, "send", { to: ["local"], event: "while-cut", via: "endpoint" });
+    await until(() => b.events("while-cut").length === 1, "local delivery while cut off");
+    // c and x stay subscribed throughout: a replay after the cut would reach c.
+    await ask(a, "send", { to: ["c"], event: "lost-while-cut", via: "endpoint" });
+    expect((await stats(a)).dropped).toBeGreaterThan(before.dropped);
+    await crossingWorks(c, x);
+    // Cut off for longer than nodeTimeout, p0 counts as gone for the others, as a dead process would.
+    await eventually(async () => (await ask<boolean>(c, "isOnline", "a")) === false, "a to leave the cluster's presence", NODE_TIMEOUT + 2000);
+    expect(await ask(c, "roomSize", "local")).toBe(0);
+
+    relay.restore();
+    await eventually(async () => (await stats(a)).connected, "p0 to reconnect");
+    await crossingWorks(a, c);
+    await crossingWorks(c, a);
+    await visible(c, "a");
+    await eventually(async () => (await ask<number>(c, "roomSize", "local")) === 2, "room local to count 2 again");
+    expect(c.events("lost-while-cut")).toEqual([]);
+    expect(c.events("fence").length).toBeGreaterThan(0);
   });
 
   it("keeps local delivery through a Redis outage, then reconnects, resubscribes and rewrites its presence", async () => {

@@ -3,7 +3,7 @@
  * wsmount server processes (fixtures/server.ts, run with tsx) connected to it.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { ProtocolClient } from "../helpers/protocol-client.js";
 import { within } from "../helpers/client.js";
@@ -89,6 +89,63 @@ export class RedisServer {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGKILL");
     await exited;
+  }
+}
+
+/**
+ * A TCP relay to Redis on loopback that can cut its connections and refuse new ones, to cut one
+ * process off from Redis while the others keep it.
+ */
+export class CuttableRelay {
+  readonly #target: number;
+  readonly #sockets = new Set<Socket>();
+  #server: Server | null = null;
+  #cut = false;
+  port = 0;
+
+  constructor(target: number) {
+    this.#target = target;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      if (this.#cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(this.#target, "127.0.0.1");
+      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+        this.#sockets.add(from);
+        from.pipe(to);
+        from.on("error", () => to.destroy());
+        from.on("close", () => {
+          this.#sockets.delete(from);
+          to.destroy();
+        });
+      }
+    });
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.port = (server.address() as { port: number }).port;
+  }
+
+  /** Drops every relayed connection and refuses new ones until {@link restore}. */
+  cut(): void {
+    this.#cut = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  restore(): void {
+    this.#cut = false;
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise((resolve) => this.#server?.close(resolve));
   }
 }
 
