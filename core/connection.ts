@@ -2,6 +2,7 @@
  * A WebSocket connection: the only code that touches the `ws` instance after the 101.
  * @module
  */
+import { addListener } from "./listeners.js";
 import type { Writable } from "node:stream";
 import { ErrorCode, WsmountError, type ErrorCodeValue } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
@@ -209,22 +210,22 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** Adds a handler for received messages. Returns a function that removes it. */
   onMessage(handler: MessageHandler): () => void {
-    return add(this.#messageHandlers, handler);
+    return addListener(this.#messageHandlers, handler);
   }
 
   /** Adds a handler for the connection's close. */
   onClose(handler: CloseHandler): () => void {
-    return add(this.#closeHandlers, handler);
+    return addListener(this.#closeHandlers, handler);
   }
 
   /** Adds a handler for the connection's errors. */
   onError(handler: ErrorHandler): () => void {
-    return add(this.#errorHandlers, handler);
+    return addListener(this.#errorHandlers, handler);
   }
 
   /** Adds a handler for pongs. */
   onPong(handler: PongHandler): () => void {
-    return add(this.#pongHandlers, handler);
+    return addListener(this.#pongHandlers, handler);
   }
 
   /**
@@ -515,13 +516,6 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
 const EMPTY_ROOMS: ReadonlySet<string> = new Set();
 
-function add<T>(list: T[], item: T): () => void {
-  list.push(item);
-  return () => {
-    const index = list.indexOf(item);
-    if (index !== -1) list.splice(index, 1);
-  };
-}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

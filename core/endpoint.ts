@@ -3,8 +3,9 @@
  * sessions, stats and graceful shutdown. Framework adapters wrap it; it imports no framework.
  * @module
  */
+import { addListener } from "./listeners.js";
 import type { IncomingMessage, Server } from "node:http";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
 import { Connection, type ConnectionHost, type RequestInfo } from "./connection.js";
 import { ErrorCode, HandshakeRejection, WsmountError } from "./errors.js";
 import {
@@ -39,6 +40,7 @@ import type { BrokerChannel, BrokerHost, ConnectionRequest, Publication, Request
 import { Broadcast, type Targets } from "./broadcast.js";
 import { Cluster, outcomeOf } from "./cluster.js";
 import { PreparedMessage } from "./prepared.js";
+import { acceptableOffers } from "./negotiation.js";
 import { Rooms, type RoomListener, type RoomMember } from "./rooms.js";
 import type { DefaultEventMap, EventArgs, EventMap, EventNames } from "./protocol/index.js";
 
@@ -132,6 +134,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   readonly #connections = new Map<string, Connection<Data, In, Out>>();
   readonly #channel: BrokerChannel;
   readonly #wss: WebSocketServer;
+  readonly #deflate: false | Record<string, unknown>;
   readonly #heartbeat: Heartbeat;
   readonly #attachments: Array<{ binding: ServerBinding; attachment: Attachment }> = [];
   readonly #errorHandlers: EndpointErrorHandler<Data, In, Out>[] = [];
@@ -143,13 +146,18 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
 
   constructor(options?: EndpointOptions<Data>) {
     this.options = resolveOptions(options);
-    this.#wss = new WebSocketServer({
+    const serverOptions: ServerOptions & { closeTimeout: number } = {
       noServer: true,
       clientTracking: false,
       maxPayload: this.options.maxMessageSize,
-      perMessageDeflate: deflateOptions(this.options),
+      perMessageDeflate: (this.#deflate = deflateOptions(this.options)),
       handleProtocols: chosenProtocol,
-    });
+      // How long a peer has to answer our close frame before ws destroys the socket (ws's default is
+      // 30 s, its option is not in @types/ws yet): a client that ignores an idle or backpressure close
+      // must not hold the socket longer than one that ignores a ping.
+      closeTimeout: this.options.pongTimeout,
+    };
+    this.#wss = new WebSocketServer(serverOptions);
     this.#wss.on("headers", addAcceptedHeaders);
     this.#heartbeat = new Heartbeat(this.options as ResolvedOptions<unknown>, this.#connections as Map<string, Connection<unknown>>, this.counters);
     this.#channel = this.options.broker.connect(
@@ -351,12 +359,12 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
 
   /** Adds an endpoint-level error handler (all connections' errors and handshake failures). */
   onError(handler: EndpointErrorHandler<Data, In, Out>): () => void {
-    return addTo(this.#errorHandlers, handler);
+    return addListener(this.#errorHandlers, handler);
   }
 
   /** Adds an endpoint-level close handler, called for every connection that closes. */
   onClose(handler: EndpointCloseHandler<Data, In, Out>): () => void {
-    return addTo(this.#closeHandlers, handler);
+    return addListener(this.#closeHandlers, handler);
   }
 
   /** The number of open connections. */
@@ -581,6 +589,13 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       return this.#refuse(pending, { status: 409, reason: "conflict", body: "A connection with this id is already open" });
     }
     finishPending(pending);
+    const deflate = this.#deflate;
+    const offered = request.headers["sec-websocket-extensions"];
+    if (deflate !== false && offered !== undefined) {
+      const acceptable = acceptableOffers(offered, deflate, this.options.maxMessageSize);
+      if (acceptable === undefined) delete request.headers["sec-websocket-extensions"];
+      else request.headers["sec-websocket-extensions"] = acceptable;
+    }
     (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted] = { protocol, headerLines };
     this.#wss.handleUpgrade(request, pending.socket, pending.head, (ws: WebSocket) => {
       releaseSocketGuard(pending.socket);
@@ -726,13 +741,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function addTo<T>(list: T[], item: T): () => void {
-  list.push(item);
-  return () => {
-    const index = list.indexOf(item);
-    if (index !== -1) list.splice(index, 1);
-  };
-}
 
 // Without an error handler, only the server's own faults are logged; what a misbehaving or vanished
 // client causes (protocol violations, resets, timeouts) is the endpoint's business only when asked.

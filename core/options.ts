@@ -51,7 +51,10 @@ export interface EndpointOptions<Data = unknown> {
   handshakeTimeout?: number;
   /** Milliseconds between heartbeat pings; `0` turns the heartbeat off. @defaultValue 30000 */
   pingInterval?: number;
-  /** Milliseconds a peer has to answer a ping before it is terminated. @defaultValue 10000 */
+  /**
+   * Milliseconds a peer has to answer a ping, or a close frame we sent, before it is terminated.
+   * @defaultValue 10000
+   */
   pongTimeout?: number;
   /** Close with 1001 when no message arrives for this many milliseconds; `0` is off. @defaultValue 0 */
   idleTimeout?: number;

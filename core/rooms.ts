@@ -3,6 +3,7 @@
  * reverse index), so leaving everything on disconnect costs the connection's rooms, not all rooms.
  * @module
  */
+import { addListener } from "./listeners.js";
 
 /** What the index needs of a connection. */
 export interface RoomMember {
@@ -69,21 +70,14 @@ export class Rooms<C extends RoomMember> {
 
   /** Subscribes to rooms getting their first member. */
   onCreated(listener: RoomListener): () => void {
-    return add(this.#created, listener);
+    return addListener(this.#created, listener);
   }
 
   /** Subscribes to rooms losing their last member. */
   onEmptied(listener: RoomListener): () => void {
-    return add(this.#emptied, listener);
+    return addListener(this.#emptied, listener);
   }
 }
 
 const EMPTY: ReadonlySet<never> = new Set();
 
-function add<T>(list: T[], item: T): () => void {
-  list.push(item);
-  return () => {
-    const index = list.indexOf(item);
-    if (index !== -1) list.splice(index, 1);
-  };
-}
