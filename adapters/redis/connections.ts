@@ -29,6 +29,8 @@ const COMMAND: RedisOptions = {
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
   keyPrefix: "",
+  // The commands of one tick (a burst of publications) leave in one write.
+  enableAutoPipelining: true,
 };
 // The subscriber queues its SUBSCRIBEs until Redis is there, however long that takes.
 const SUBSCRIBER: RedisOptions = {
