@@ -13,7 +13,10 @@ export interface Publication {
   readonly to: readonly string[];
   /** Rooms (or connection ids) whose connections are left out. */
   readonly except: readonly string[];
-  /** The complete message: an encoded event envelope, or a raw message. */
+  /**
+   * The complete message: an encoded event envelope, or a raw message. A broker hands it to every
+   * process as it got it: a string as a string, bytes as bytes.
+   */
   readonly data: string | Uint8Array;
   /** Send as a binary message. */
   readonly binary: boolean;

@@ -1,7 +1,7 @@
 /**
  * What the Redis broker writes on its channels. A publication is one binary message: a JSON header
  * line `[1, node, binary, to, except]`, a newline, then the payload bytes as they are (text as UTF-8),
- * so neither text nor binary payloads are re-encoded. Requests and answers between processes are
+ * without base64 or escaping. Text is handed back as a string, binary as bytes. Requests and answers between processes are
  * JSON text. Everything read is validated: a channel can carry anything anyone publishes.
  * @module
  */
@@ -41,10 +41,14 @@ export function decodePublication(message: Buffer): ReceivedPublication | null {
   if (!Array.isArray(header) || header.length !== 5 || header[0] !== WIRE_VERSION) return null;
   const [, node, binary, to, except] = header as unknown[];
   if (typeof node !== "string" || (binary !== 0 && binary !== 1) || !isNameList(to) || !isNameList(except)) return null;
-  // A copy: the payload outlives this call in socket write queues, the reply buffer may not.
-  const data = Buffer.from(message.subarray(end + 1));
-  if (binary === 0 && !isUtf8(data)) return null;
-  return { node, publication: { to, except, data, binary: binary === 1 } };
+  const payload = message.subarray(end + 1);
+  if (binary === 1) {
+    // A copy: the payload outlives this call in socket write queues, the reply buffer may not.
+    return { node, publication: { to, except, data: Buffer.from(payload), binary: true } };
+  }
+  // Text arrives as it was published: a string.
+  if (!isUtf8(payload)) return null;
+  return { node, publication: { to, except, data: payload.toString("utf8"), binary: false } };
 }
 
 /** A message on a process's own channel. */

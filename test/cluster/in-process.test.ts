@@ -139,6 +139,34 @@ describe.skipIf(redisBinary === null)("Redis broker in one process", () => {
     expect(inOtherName.received).toEqual([]);
   });
 
+  it("carries publications of a channel used without an endpoint: text as strings, bytes as bytes", async () => {
+    const settings = options();
+    const [first, second] = [redisBroker(settings), redisBroker(settings)];
+    const got: Array<{ data: unknown; binary: boolean }> = [];
+    const errors: Error[] = [];
+    const sender = first.connect("app/side-channel", () => {}, (error) => void errors.push(error));
+    const receiver = second.connect("app/side-channel", (publication) => void got.push({ data: publication.data, binary: publication.binary }), (error) => void errors.push(error));
+    try {
+      await eventually(async () => (sender.stats?.().connected ?? false) && (receiver.stats?.().connected ?? false), "both to connect");
+      await eventually(async () => {
+        sender.publish({ to: [], except: [], data: JSON.stringify({ probe: true }), binary: false });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return got.length > 0;
+      }, "the subscription to work");
+      got.splice(0);
+      sender.publish({ to: [], except: [], data: '{"t":"state","n":"ü"}', binary: false });
+      sender.publish({ to: [], except: [], data: new Uint8Array([1, 2, 3]), binary: true });
+      await until(() => got.length === 2, "both publications");
+      expect(got[0]).toEqual({ data: '{"t":"state","n":"ü"}', binary: false });
+      expect(got[1]!.binary).toBe(true);
+      expect([...(got[1]!.data as Uint8Array)]).toEqual([1, 2, 3]);
+      expect(errors).toEqual([]);
+    } finally {
+      await Promise.all([sender.close(), receiver.close()]);
+    }
+    expect(await brokerConnections(settings.prefix)).toBe(0);
+  });
+
   it("reports a foreign message on its channel and goes on delivering", async () => {
     const settings = options();
     const one = await start(mounts[3]!, settings);
