@@ -145,13 +145,16 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
 
   /** @internal Redis is unreachable */
   outage(error: Error): void {
-    this.#presence.lost();
     this.#fault(error, "connect");
+  }
+
+  /** @internal the command connection was lost: presence is rewritten once it is back */
+  commandLost(): void {
+    this.#presence.lost();
   }
 
   /** @internal the subscription was lost: answers in flight are lost with it */
   subscriberLost(): void {
-    this.#presence.lost();
     if (this.#requests.size > 0) {
       this.#requests.failAll(new WsmountError(ErrorCode.BROKER, "wsmount: the connection to Redis was lost before the answer arrived"));
     }
@@ -219,10 +222,14 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
       return;
     }
     const { from, rid, id, request } = decoded;
-    this.#host.handle(id, request).then((outcome) => {
-      if (!this.#connections.commandReady) return;
-      this.#connections.command.publish(this.#nodeKey(from), encodeAnswer(rid, outcome)).catch((error: unknown) => this.#fault(error, "request"));
-    });
+    this.#host
+      .handle(id, request)
+      .then((outcome) => {
+        // Unreachable: the asking process fails or times out the request on its side.
+        if (!this.#connections.commandReady) return;
+        return this.#connections.command.publish(this.#nodeKey(from), encodeAnswer(rid, outcome));
+      })
+      .catch((error: unknown) => this.#fault(error, "request"));
   };
 
   #dropped(): void {

@@ -13,6 +13,8 @@ export interface ConnectionsMember {
   commandReady(): void;
   /** Redis became unreachable (or could not be reached at start); reported once per outage. */
   outage(error: Error): void;
+  /** The command connection was lost: whatever this process wrote may be gone with Redis. */
+  commandLost(): void;
   /** The subscriber connection was lost: whatever was published meanwhile never arrives here. */
   subscriberLost(): void;
 }
@@ -118,21 +120,24 @@ export class RedisConnections {
     await Promise.all([quit(this.command), quit(this.subscriber)]);
   }
 
-  #ready(_role: "command" | "subscriber"): void {
+  #ready(role: "command" | "subscriber"): void {
     if (this.command.status === "ready" && this.subscriber.status === "ready" && !this.#connected) {
       this.#connected = true;
       this.#outageReported = false;
       if (this.#everConnected) this.#reconnects++;
       this.#everConnected = true;
     }
-    if (_role === "command") for (const member of [...this.#members]) member.commandReady();
+    if (role === "command") for (const member of [...this.#members]) member.commandReady();
   }
 
   #closedConnection(role: "command" | "subscriber"): void {
     if (this.#closed) return;
     const wasConnected = this.#connected;
     this.#connected = false;
-    if (role === "subscriber") for (const member of [...this.#members]) member.subscriberLost();
+    for (const member of [...this.#members]) {
+      if (role === "subscriber") member.subscriberLost();
+      else member.commandLost();
+    }
     if (wasConnected) this.#report(new Error(`the ${role} connection to Redis was lost; reconnecting`));
   }
 

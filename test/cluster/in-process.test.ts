@@ -83,7 +83,9 @@ describe.skipIf(redisBinary === null)("Redis broker in one process", () => {
       one.app.endpoint.to("r").emit("hello", { from: "one" });
       await clientTwo.waitForEvents("hello", 1);
       await clientOne.waitForEvents("hello", 1);
-      expect(await two.app.endpoint.cluster.getSession(connectionOne.id)).toBeUndefined();
+      // The session as it is now, asked of the process that holds the connection.
+      one.app.endpoint.updateSession(connectionOne.id, { user: "ann", seen: 2 });
+      expect(await two.app.endpoint.cluster.getSession(connectionOne.id)).toEqual({ user: "ann", seen: 2 });
       expect(await two.app.endpoint.cluster.isOnline(connectionOne.id)).toBe(true);
       expect(await brokerConnections(shared.prefix)).toBe(4);
 
