@@ -5,7 +5,15 @@
  * @module
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { Endpoint, type ConnectionHandler, type DefaultEventMap, type EndpointOptions, type EventMap } from "../core/index.js";
+import {
+  Endpoint,
+  createClientScript,
+  type ClientScriptOptions,
+  type ConnectionHandler,
+  type DefaultEventMap,
+  type EndpointOptions,
+  type EventMap,
+} from "../core/index.js";
 
 /** A WebSocket endpoint for Express routes. */
 export class ExpressWebSocket<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> extends Endpoint<Data, In, Out> {
@@ -28,6 +36,16 @@ export function websocket<Data = unknown, In extends EventMap = DefaultEventMap,
   options?: EndpointOptions<Data>,
 ): ExpressWebSocket<Data, In, Out> {
   return new ExpressWebSocket<Data, In, Out>(options);
+}
+
+/**
+ * A route handler serving the browser build of `wsmount/client`: `app.get("/wsmount.js", clientScript())`.
+ * JavaScript with an ETag, `Cache-Control: no-cache` (revalidate: a `304` without a body) and gzip when the
+ * browser accepts it; built once, when this is called. See {@link ClientScriptOptions}.
+ */
+export function clientScript(options?: ClientScriptOptions): RequestHandler {
+  const script = createClientScript(options);
+  return (req: Request, res: Response) => script.serve(req, res);
 }
 
 export * from "../core/index.js";

@@ -22,7 +22,7 @@ import type {
   RequestGenericInterface,
   RouteOptions,
 } from "fastify";
-import { Endpoint, type Connection, type EndpointOptions } from "../core/index.js";
+import { Endpoint, createClientScript, type ClientScriptOptions, type Connection, type EndpointOptions } from "../core/index.js";
 
 /** The connection handler of a `{ websocket: true }` route. */
 export type WebSocketRouteHandler<
@@ -114,6 +114,20 @@ Object.assign(plugin, {
   [Symbol.for("fastify.display-name")]: "wsmount",
   [Symbol.for("plugin-meta")]: { name: "wsmount", fastify: "5.x" },
 });
+
+/**
+ * A route handler serving the browser build of `wsmount/client`: `app.get("/wsmount.js", clientScript())`
+ * (Fastify answers `HEAD` with it too). JavaScript with an ETag, `Cache-Control: no-cache` (revalidate: a
+ * `304` without a body) and gzip when the browser accepts it; built once, when this is called.
+ */
+export function clientScript(options?: ClientScriptOptions): (request: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  const script = createClientScript(options);
+  return (request, reply) => {
+    const answer = script.respond(request.raw);
+    reply.code(answer.status).headers(answer.headers);
+    return answer.body === null ? reply.send() : reply.send(answer.body);
+  };
+}
 
 /** The wsmount Fastify plugin. */
 export const websocket = plugin;

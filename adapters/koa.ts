@@ -6,7 +6,15 @@
  * @module
  */
 import type { Context, Middleware, Next } from "koa";
-import { Endpoint, type ConnectionHandler, type DefaultEventMap, type EndpointOptions, type EventMap } from "../core/index.js";
+import {
+  Endpoint,
+  createClientScript,
+  type ClientScriptOptions,
+  type ConnectionHandler,
+  type DefaultEventMap,
+  type EndpointOptions,
+  type EventMap,
+} from "../core/index.js";
 
 /** A WebSocket endpoint for Koa. */
 export class KoaWebSocket<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> extends Endpoint<Data, In, Out> {
@@ -48,6 +56,36 @@ export function websocket<Data = unknown, In extends EventMap = DefaultEventMap,
   options?: EndpointOptions<Data>,
 ): KoaWebSocket<Data, In, Out> {
   return new KoaWebSocket<Data, In, Out>(options);
+}
+
+/** Options of the Koa {@link clientScript}. */
+export interface KoaClientScriptOptions extends ClientScriptOptions {
+  /**
+   * Serve only requests for this exact path and pass the others on (for a plain Koa stack). Without it,
+   * every request that reaches the middleware is answered (for a router route).
+   */
+  path?: string;
+}
+
+/**
+ * Middleware serving the browser build of `wsmount/client`: `router.get("/wsmount.js", clientScript())`, or
+ * `app.use(clientScript({ path: "/wsmount.js" }))`. JavaScript with an ETag, `Cache-Control: no-cache`
+ * (revalidate: a `304` without a body) and gzip when the browser accepts it; built once, when this is called.
+ */
+export function clientScript(options: KoaClientScriptOptions = {}): Middleware {
+  const { path, ...scriptOptions } = options;
+  if (path !== undefined && (typeof path !== "string" || !path.startsWith("/"))) {
+    throw new TypeError(`wsmount: option "path" must be a path starting with "/"; got ${String(path)}`);
+  }
+  const script = createClientScript(scriptOptions);
+  return (ctx: Context, next: Next) => {
+    if (path !== undefined && ctx.path !== path) return next();
+    const answer = script.respond(ctx.req);
+    ctx.status = answer.status;
+    ctx.set(answer.headers as Record<string, string>);
+    ctx.body = answer.body;
+    return undefined;
+  };
 }
 
 export * from "../core/index.js";

@@ -3,8 +3,16 @@
  * `ws.attach(server, { path: "/echo" }, onConnection)`.
  * @module
  */
-import type { IncomingMessage, Server } from "node:http";
-import { Endpoint, type ConnectionHandler, type DefaultEventMap, type EndpointOptions, type EventMap } from "../core/index.js";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import {
+  Endpoint,
+  createClientScript,
+  type ClientScriptOptions,
+  type ConnectionHandler,
+  type DefaultEventMap,
+  type EndpointOptions,
+  type EventMap,
+} from "../core/index.js";
 
 /** Options of {@link NodeWebSocket.attach}. */
 export interface MountOptions {
@@ -33,6 +41,37 @@ export function websocket<Data = unknown, In extends EventMap = DefaultEventMap,
   options?: EndpointOptions<Data>,
 ): NodeWebSocket<Data, In, Out> {
   return new NodeWebSocket<Data, In, Out>(options);
+}
+
+/** Options of the node:http {@link clientScript}. */
+export interface NodeClientScriptOptions extends ClientScriptOptions {
+  /** Serve only requests for this exact path (the query is ignored). Without it, every request is answered. */
+  path?: string;
+}
+
+/**
+ * A request handler serving the browser build of `wsmount/client`; it returns `true` when it answered:
+ * `const serveClient = clientScript({ path: "/wsmount.js" });` then, in the server's request listener,
+ * `if (serveClient(req, res)) return;`. JavaScript with an ETag, `Cache-Control: no-cache` (revalidate: a
+ * `304` without a body) and gzip when the browser accepts it; built once, when this is called.
+ */
+export function clientScript(options: NodeClientScriptOptions = {}): (request: IncomingMessage, response: ServerResponse) => boolean {
+  const { path, ...scriptOptions } = options;
+  if (path !== undefined && (typeof path !== "string" || !path.startsWith("/"))) {
+    throw new TypeError(`wsmount: option "path" must be a path starting with "/"; got ${String(path)}`);
+  }
+  const script = createClientScript(scriptOptions);
+  return (request, response) => {
+    if (path !== undefined && pathOf(request.url) !== path) return false;
+    script.serve(request, response);
+    return true;
+  };
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
 }
 
 export * from "../core/index.js";

@@ -3,6 +3,7 @@
  * @module
  */
 import { addListener } from "./listeners.js";
+import { pathnameOf, queryOf } from "./handshake.js";
 import type { Writable } from "node:stream";
 import { ErrorCode, WsmountError, type ErrorCodeValue } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
@@ -42,6 +43,31 @@ export interface RequestInfo {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The peer's IP address. */
   readonly remoteAddress: string | undefined;
+}
+
+/** The request info of a connection; `path` and `query` are worked out on first use. */
+export class ConnectionRequest implements RequestInfo {
+  readonly url: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly remoteAddress: string | undefined;
+  #query: Readonly<Record<string, string>> | null = null;
+
+  /** @internal */
+  constructor(url: string, params: Readonly<Record<string, string>>, headers: RequestInfo["headers"], remoteAddress: string | undefined) {
+    this.url = url;
+    this.params = params;
+    this.headers = headers;
+    this.remoteAddress = remoteAddress;
+  }
+
+  get path(): string {
+    return pathnameOf(this.url);
+  }
+
+  get query(): Readonly<Record<string, string>> {
+    return (this.#query ??= queryOf(this.url));
+  }
 }
 
 /** A received message: text as a string, binary as a Buffer. */
@@ -103,10 +129,10 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   readonly #ws: SocketLike;
   readonly #host: ConnectionHost;
-  #messageHandlers: MessageHandler[] = [];
-  #closeHandlers: CloseHandler[] = [];
-  #errorHandlers: ErrorHandler[] = [];
-  #pongHandlers: PongHandler[] = [];
+  #messageHandlers: MessageHandler[] | null = null;
+  #closeHandlers: CloseHandler[] | null = null;
+  #errorHandlers: ErrorHandler[] | null = null;
+  #pongHandlers: PongHandler[] | null = null;
   #held: Held[] | null = null;
   #heldBytes = 0;
   #paused = false;
@@ -159,15 +185,24 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
    * above `writeBufferSize`: wait for it to fall before sending more.
    */
   send(data: SendData, options?: SendOptions): boolean {
+    return this.#write(data, options) === Written.Sent && this.#ws.bufferedAmount <= this.#host.options.writeBufferSize;
+  }
+
+  #write(data: SendData, options: SendOptions | undefined): Written {
     const ws = this.#ws;
-    if (ws.readyState !== ReadyState.OPEN) return false;
-    if (this.#writer !== null) return this.#defer(data, options);
-    const { maxBufferedAmount, writeBufferSize } = this.#host.options;
-    if (ws.bufferedAmount > maxBufferedAmount) return this.#overLimit();
+    if (ws.readyState !== ReadyState.OPEN) return Written.Not;
+    if (this.#writer !== null) {
+      (this.#deferred ??= []).push([data, options]);
+      return Written.Deferred;
+    }
+    if (ws.bufferedAmount > this.#host.options.maxBufferedAmount) {
+      this.#overLimit();
+      return Written.Not;
+    }
     if (options === undefined) ws.send(data);
     else ws.send(data, options);
     this.#host.counters.messagesOut++;
-    return ws.bufferedAmount <= writeBufferSize;
+    return Written.Sent;
   }
 
   /** Sends `value` as a JSON text message. */
@@ -210,22 +245,22 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** Adds a handler for received messages. Returns a function that removes it. */
   onMessage(handler: MessageHandler): () => void {
-    return addListener(this.#messageHandlers, handler);
+    return addListener((this.#messageHandlers ??= []), handler);
   }
 
   /** Adds a handler for the connection's close. */
   onClose(handler: CloseHandler): () => void {
-    return addListener(this.#closeHandlers, handler);
+    return addListener((this.#closeHandlers ??= []), handler);
   }
 
   /** Adds a handler for the connection's errors. */
   onError(handler: ErrorHandler): () => void {
-    return addListener(this.#errorHandlers, handler);
+    return addListener((this.#errorHandlers ??= []), handler);
   }
 
   /** Adds a handler for pongs. */
   onPong(handler: PongHandler): () => void {
-    return addListener(this.#pongHandlers, handler);
+    return addListener((this.#pongHandlers ??= []), handler);
   }
 
   /**
@@ -285,9 +320,9 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     return new Broadcast<Out>((publication) => this.#host.publish(publication), [], [this.id]);
   }
 
-  /** @internal sends an encoded envelope. */
+  /** @internal sends an encoded envelope; true when it was written or waits behind a streamed message. */
   _sendText(text: string): boolean {
-    return this.send(text);
+    return this.#write(text, undefined) !== Written.Not;
   }
 
   /** @internal greets the client with its id (docs/protocol.md section 7). */
@@ -302,9 +337,12 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   _sendPrepared(message: PreparedMessage): boolean {
     const ws = this.#ws;
     if (ws.readyState !== ReadyState.OPEN) return false;
-    if (this.#writer !== null) return this.#defer(message.original, { binary: message.binary });
+    if (this.#writer !== null) return this.#write(message.original, { binary: message.binary }) === Written.Sent;
     const { maxBufferedAmount, writeBufferSize, compression } = this.#host.options;
-    if (ws.bufferedAmount > maxBufferedAmount) return this.#overLimit();
+    if (ws.bufferedAmount > maxBufferedAmount) {
+      this.#overLimit();
+      return false;
+    }
     const sender = ws._sender;
     const socket = ws._socket;
     this.#host.counters.messagesOut++;
@@ -368,13 +406,13 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
    * that is already closing (idle timeout, backpressure) can still be terminated: a peer that reads
    * nothing never receives the close frame queued behind its unread data.
    */
-  _expire(code: ErrorCodeValue, reason: string, terminate: boolean): void {
-    if (this.#terminated || this.#ws.readyState === ReadyState.CLOSED) return;
+  _expire(code: ErrorCodeValue, reason: string, terminate: boolean): boolean {
+    if (this.#terminated || this.#ws.readyState === ReadyState.CLOSED) return false;
     if (this.#closeReason === null) {
       this.#closeReason = reason;
       this._error(new WsmountError(code, `wsmount: ${reason}`));
     } else if (!terminate) {
-      return;
+      return false;
     }
     if (terminate) {
       this.#terminated = true;
@@ -382,6 +420,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     } else {
       this.#ws.close(1001, reason);
     }
+    return true;
   }
 
   /** @internal one fragment of a streamed message. */
@@ -438,7 +477,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       this.#host.counters.closedBytesIn += socket.bytesRead;
       this.#host.counters.closedBytesOut += socket.bytesWritten;
     }
-    for (const handler of this.#closeHandlers.slice()) this.#call(handler, code, text);
+    for (const handler of this.#closeHandlers?.slice() ?? NO_HANDLERS) this.#call(handler, code, text);
     this.#host.connectionClosed(this, code, text);
     // Close handlers still see the rooms (to tell them who left); then the connection leaves them all.
     this.#host.rooms.leaveAll(this);
@@ -452,14 +491,14 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** @internal an error of this connection: its handlers, then the endpoint's. */
   _error(error: Error): void {
-    for (const handler of this.#errorHandlers.slice()) this.#call(handler, error);
+    for (const handler of this.#errorHandlers?.slice() ?? NO_HANDLERS) this.#call(handler, error);
     this.#host.reportError(error, this);
   }
 
   /** @internal a pong arrived. */
   _pong(data: Buffer): void {
     this._pingSentAt = 0;
-    for (const handler of this.#pongHandlers.slice()) this.#call(handler, data);
+    for (const handler of this.#pongHandlers?.slice() ?? NO_HANDLERS) this.#call(handler, data);
   }
 
   #deliver(data: Buffer, isBinary: boolean): void {
@@ -468,7 +507,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       return;
     }
     const handlers = this.#messageHandlers;
-    if (handlers.length === 0) return;
+    if (handlers === null || handlers.length === 0) return;
     const value = isBinary ? data : data.toString();
     if (handlers.length === 1) this.#call(handlers[0]!, value, isBinary);
     else for (const handler of handlers.slice()) this.#call(handler, value, isBinary);
@@ -492,11 +531,11 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     );
   }
 
-  #overLimit(): boolean {
+  #overLimit(): void {
     const counters = this.#host.counters;
     if (this.#host.options.backpressure === "drop") {
       counters.messagesDropped++;
-      return false;
+      return;
     }
     if (this.#closeReason === null) {
       counters.closedBy.backpressure++;
@@ -505,21 +544,27 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       // RFC 6455 section 7.4.1 (IANA registry): 1013 "Try Again Later".
       this.#ws.close(1013, "backpressure limit exceeded");
     }
-    return false;
   }
 
-  #defer(data: SendData, options: SendOptions | undefined): boolean {
-    (this.#deferred ??= []).push([data, options]);
-    return false;
-  }
 }
 
 const EMPTY_ROOMS: ReadonlySet<string> = new Set();
+const NO_HANDLERS: readonly never[] = [];
 
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** What became of a message handed to the socket. */
+const Written = {
+  Sent: 0,
+  /** Held until the streamed message in progress ends. */
+  Deferred: 1,
+  /** Not sent: the connection is not open, or the backpressure policy refused it. */
+  Not: 2,
+} as const;
+type Written = (typeof Written)[keyof typeof Written];
 
 type Owned = SocketLike & { [kConnection]: Connection<unknown> };
 

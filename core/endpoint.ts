@@ -6,7 +6,7 @@
 import { addListener } from "./listeners.js";
 import type { IncomingMessage, Server } from "node:http";
 import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
-import { Connection, type ConnectionHost, type RequestInfo } from "./connection.js";
+import { Connection, ConnectionRequest, type ConnectionHost } from "./connection.js";
 import { ErrorCode, HandshakeRejection, WsmountError } from "./errors.js";
 import {
   checkHandshake,
@@ -14,8 +14,6 @@ import {
   isForwardableHeader,
   isSameOrigin,
   isUpgradeRequest,
-  pathnameOf,
-  queryOf,
   selectSubprotocol,
   type Refusal,
   type RefusalReason,
@@ -110,6 +108,8 @@ interface Accepted {
   headerLines: string[];
 }
 
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
 const Running = 0;
 const Closing = 1;
 const Closed = 2;
@@ -141,6 +141,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   readonly #closeHandlers: EndpointCloseHandler<Data, In, Out>[] = [];
   #inFlight = 0;
   #state = Running;
+  readonly #countTimeout = () => this.counters.refuse("timeout");
   #closing: Promise<void> | null = null;
   #allClosed: (() => void) | null = null;
 
@@ -321,6 +322,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     if (pending === undefined) return false;
     if (pending.state !== UpgradeState.Routing) return true;
     const responseHeaders = claimPending(pending);
+    pending.onTimeout = this.#countTimeout;
     const middlewareHeaders = match.headers === undefined ? responseHeaders : { ...responseHeaders, ...match.headers };
     this.#handshake(request, pending, match, middlewareHeaders);
     return true;
@@ -350,8 +352,10 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     const handler = {
       handshakeTimeout: this.options.handshakeTimeout,
       reportError: (error: unknown) => this.reportError(asError(error)),
-      handleUpgrade: (request: IncomingMessage, pending: PendingUpgrade) =>
-        this.#handshake(request, pending, { onConnection, context: context(request) }, null),
+      handleUpgrade: (request: IncomingMessage, pending: PendingUpgrade) => {
+        pending.onTimeout = this.#countTimeout;
+        this.#handshake(request, pending, { onConnection, context: context(request) }, null);
+      },
     };
     binding.addPath(path, handler);
     this.#attachments.push({ binding, attachment: handler });
@@ -441,7 +445,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     });
     if (this.#connections.size === 0) this.#allClosed?.();
     for (const connection of this.#connections.values()) {
-      this.counters.closedBy.shutdown++;
+      if (connection.readyState === 1) this.counters.closedBy.shutdown++;
       connection.close(code, reason);
     }
     let timer: NodeJS.Timeout | undefined;
@@ -574,6 +578,9 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   ): void {
     // The socket may have closed, or the handshake timed out, while async checks ran.
     if (pending.state !== UpgradeState.Claimed) return;
+    if (this.#state !== Running) {
+      return this.#refuse(pending, { status: 503, reason: "shutting-down", body: "WebSocket endpoint is shutting down", headers: { "Retry-After": "1" } });
+    }
     const identity = typeof auth === "object" && auth !== null ? (auth as { id?: string; data?: Data }) : {};
     let id: string;
     let headerLines: string[];
@@ -623,14 +630,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   }
 
   #open<Context>(ws: SocketLike, request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>, id: string, data: Data): void {
-    const info: RequestInfo = {
-      url: request.url ?? "/",
-      path: pathnameOf(request.url),
-      query: queryOf(request.url),
-      params: match.params ?? {},
-      headers: request.headers,
-      remoteAddress: request.socket.remoteAddress,
-    };
+    const info = new ConnectionRequest(request.url ?? "/", match.params ?? NO_PARAMS, request.headers, request.socket.remoteAddress);
     const connection = new Connection<Data, In, Out>(ws, this, id, data, info, Date.now());
     this.#connections.set(id, connection);
     this.#channel.cluster?.changed("connection", id);

@@ -55,8 +55,7 @@ export class Heartbeat {
       if (pingInterval > 0) {
         if (connection._pingSentAt !== 0) {
           if (now - connection._pingSentAt >= pongTimeout) {
-            counters.closedBy.pongTimeout++;
-            connection._expire(ErrorCode.PONG_TIMEOUT, `no pong within ${pongTimeout} ms`, true);
+            if (connection._expire(ErrorCode.PONG_TIMEOUT, `no pong within ${pongTimeout} ms`, true)) counters.closedBy.pongTimeout++;
             continue;
           }
         } else if (now - connection._lastPingAt >= pingInterval) {
@@ -68,8 +67,7 @@ export class Heartbeat {
           connection._active = false;
           connection._idleSince = now;
         } else if (now - connection._idleSince >= idleTimeout) {
-          counters.closedBy.idleTimeout++;
-          connection._expire(ErrorCode.IDLE_TIMEOUT, `idle timeout: no message for ${idleTimeout} ms`, false);
+          if (connection._expire(ErrorCode.IDLE_TIMEOUT, `idle timeout: no message for ${idleTimeout} ms`, false)) counters.closedBy.idleTimeout++;
           continue;
         }
       }
@@ -88,8 +86,7 @@ export class Heartbeat {
       connection._stallSince = now;
       connection._stallBytes = written;
     } else if (now - connection._stallSince >= writeTimeout) {
-      this.#counters.closedBy.writeTimeout++;
-      connection._expire(ErrorCode.WRITE_TIMEOUT, `write timeout: no write progress for ${writeTimeout} ms`, true);
+      if (connection._expire(ErrorCode.WRITE_TIMEOUT, `write timeout: no write progress for ${writeTimeout} ms`, true)) this.#counters.closedBy.writeTimeout++;
     }
   }
 }

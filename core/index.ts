@@ -45,6 +45,13 @@ export {
 export { Cluster } from "./cluster.js";
 export type { RoomListener } from "./rooms.js";
 export {
+  ClientScript,
+  createClientScript,
+  type ClientScriptOptions,
+  type ClientScriptRequest,
+  type ClientScriptResponse,
+} from "./client-script.js";
+export {
   AckError,
   AckErrorCode,
   ProtocolError,

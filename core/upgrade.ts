@@ -33,6 +33,8 @@ export interface PendingUpgrade {
   /** The response the framework writes to, while routing. */
   response: ServerResponse | null;
   timer: NodeJS.Timeout | null;
+  /** Called when the handshake times out after an endpoint claimed it (for its stats). */
+  onTimeout: (() => void) | null;
 }
 
 /** What an endpoint attached to a server contributes to it. */
@@ -112,7 +114,7 @@ export class ServerBinding {
     // Node removed its own 'error' listener before emitting 'upgrade': without ours, a reset during
     // async middleware would be an uncaught exception.
     socket.on("error", destroyOnError);
-    const pending: PendingUpgrade = { socket, head, state: UpgradeState.Routing, response: null, timer: null };
+    const pending: PendingUpgrade = { socket, head, state: UpgradeState.Routing, response: null, timer: null, onTimeout: null };
 
     const pathHandler = isWebSocketUpgrade(request) ? this.#paths.get(pathnameOf(request.url)) : undefined;
     if (pathHandler !== undefined) {
@@ -200,6 +202,8 @@ export function finishPending(pending: PendingUpgrade): void {
   if (pending.timer !== null) clearTimeout(pending.timer);
   pending.timer = null;
   pending.socket.removeListener("close", socketOnClose);
+  // The socket outlives the handshake as the WebSocket's: it must not keep the record alive.
+  (pending.socket as Duplex & { [kPending]?: PendingUpgrade })[kPending] = undefined;
   const response = pending.response;
   if (response !== null) {
     pending.response = null;
@@ -254,6 +258,7 @@ function onHandshakeTimeout(pending: PendingUpgrade): void {
   if (pending.state !== UpgradeState.Routing && pending.state !== UpgradeState.Claimed) return;
   pending.timer = null;
   finishPending(pending);
+  pending.onTimeout?.();
   writeResponse(pending.socket, 503, { "Retry-After": "1" }, "WebSocket handshake timed out");
 }
 

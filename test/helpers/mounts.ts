@@ -34,6 +34,14 @@ export interface Mounted {
   close(): Promise<void>;
 }
 
+/** How a fixture starts. */
+export interface Fixture {
+  /** Attach the endpoint to the server (framework styles). @defaultValue true */
+  attach?: boolean;
+  /** The port to listen on. @defaultValue 0 (a free port) */
+  port?: number;
+}
+
 export interface MountStyle {
   readonly name: "express" | "fastify" | "koa" | "node";
   /** Framework middleware runs before the upgrade (auth refusal, user, Set-Cookie). */
@@ -42,15 +50,19 @@ export interface MountStyle {
   readonly params: boolean;
   /**
    * Starts the fixture on 127.0.0.1 with a WebSocket route at `/echo` (and `/rooms/:room` where
-   * supported). `attach: false` leaves out `ws.attach(server)` (framework styles).
+   * supported). `attach: false` leaves out `ws.attach(server)` (framework styles); `port` listens on
+   * that port (to restart a fixture where it was) instead of a free one.
    */
-  start(options: EndpointOptions<any>, onConnection: OnConnection, fixture?: { attach?: boolean }): Promise<Mounted>;
+  start(options: EndpointOptions<any>, onConnection: OnConnection, fixture?: Fixture): Promise<Mounted>;
 }
 
 const DENIED_BODY = "denied by middleware";
 
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+function listen(server: Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
+  });
 }
 
 function mounted(port: number, server: Server, endpoint: Endpoint<any>, stop: () => Promise<void>): Mounted {
@@ -93,7 +105,7 @@ const expressStyle: MountStyle = {
     app.use("/rooms", rooms);
     const server = createServer(app);
     if (fixture.attach !== false) ws.attach(server);
-    const port = await listen(server);
+    const port = await listen(server, fixture.port);
     return mounted(port, server, ws, async () => {
       await ws.close({ timeout: 500 });
       await closeServer(server);
@@ -126,7 +138,7 @@ const koaStyle: MountStyle = {
     app.use(router.routes());
     const server = createServer(app.callback());
     if (fixture.attach !== false) ws.attach(server);
-    const port = await listen(server);
+    const port = await listen(server, fixture.port);
     return mounted(port, server, ws, async () => {
       await ws.close({ timeout: 500 });
       await closeServer(server);
@@ -138,7 +150,7 @@ const fastifyStyle: MountStyle = {
   name: "fastify",
   middleware: true,
   params: true,
-  async start(options, onConnection) {
+  async start(options, onConnection, fixture = {}) {
     const app = Fastify();
     await app.register(fastifyWebSocket, options);
     app.decorateRequest("user", undefined);
@@ -153,7 +165,7 @@ const fastifyStyle: MountStyle = {
       onConnection(connection, { user: request.user, params: { ...(request.params as Record<string, string>) } });
     app.get("/echo", { websocket: true }, handler);
     app.get("/rooms/:room", { websocket: true }, handler);
-    await app.listen({ port: 0, host: "127.0.0.1" });
+    await app.listen({ port: fixture.port ?? 0, host: "127.0.0.1" });
     const port = (app.server.address() as AddressInfo).port;
     return mounted(port, app.server, app.websocket, async () => {
       app.server.closeAllConnections();
@@ -166,11 +178,11 @@ const nodeStyle: MountStyle = {
   name: "node",
   middleware: false,
   params: false,
-  async start(options, onConnection) {
+  async start(options, onConnection, fixture = {}) {
     const server = createServer((_request, response) => response.writeHead(404, { "Content-Type": "text/plain" }).end("Not Found"));
     const ws = nodeWebSocket(options);
     ws.attach(server, { path: "/echo" }, (connection: Connection<any>, _request: IncomingMessage) => onConnection(connection, { user: undefined, params: {} }));
-    const port = await listen(server);
+    const port = await listen(server, fixture.port);
     return mounted(port, server, ws, async () => {
       await ws.close({ timeout: 500 });
       await closeServer(server);

@@ -1,0 +1,322 @@
+/**
+ * The chat demo as a reusable Express app: `createChatApp({ broker })` builds it, `startChat()` also listens.
+ * examples/chat/server.ts is the entry that `npm start` runs; several processes sharing a broker (e.g. Redis)
+ * make one chat.
+ *
+ * Routes: `/` the page, `/app.js` its script (built from page/ at startup), `/wsmount.js` the served
+ * wsmount client, `/chat` the WebSocket endpoint, `/healthz` a health check.
+ * @module
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { clientScript, websocket, type Broker, type Connection, type ExpressWebSocket } from "wsmount/express";
+import { History } from "./history.js";
+import { Presence } from "./presence.js";
+import { ChatErrorCode, LIMITS, type ChatMessage, type ClientEvents, type Joined, type ServerEvents, type User, type Welcome } from "./shared/events.js";
+import { checkName, checkRoom, checkText, uniqueName } from "./shared/validate.js";
+
+/** What the server keeps per connection. */
+export interface ChatSession {
+  /** Set by `hello`. */
+  user: User | null;
+  /** Send times within the rate window. */
+  sent: number[];
+}
+
+/** A chat connection. */
+export type ChatConnection = Connection<ChatSession, ClientEvents, ServerEvents>;
+
+/** Options of {@link createChatApp}. */
+export interface ChatAppOptions {
+  /**
+   * Carries rooms, broadcasts, presence and history between the processes serving the chat (e.g. the
+   * Redis broker). @defaultValue in-process
+   */
+  broker?: Broker;
+  /** The endpoint's name; broker channels derive from it. @defaultValue "chat" */
+  name?: string;
+  /** Ms between presence heartbeats between processes. @defaultValue 5000 */
+  presenceHeartbeat?: number;
+}
+
+/** The chat, ready to listen. */
+export interface ChatApp {
+  /** The Express app: add routes or middleware before listening if you like. */
+  readonly app: Express;
+  /** The WebSocket endpoint. */
+  readonly ws: ExpressWebSocket<ChatSession, ClientEvents, ServerEvents>;
+  /** Presence across every process. */
+  readonly presence: Presence;
+  /** Attaches the endpoint to the server the app listens on. */
+  attach(server: Server): void;
+  /** Closes connections gracefully (1001) and leaves the broker channels. */
+  close(): Promise<void>;
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL("./public/", import.meta.url));
+
+/** An error with a code the page understands (the client's `RemoteError.code`). */
+class ChatError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** The room of the endpoint that holds a chat room's members (a prefix keeps them apart from connection ids). */
+function roomKey(room: string): string {
+  return `room:${room}`;
+}
+
+/** Creates the chat app; nothing listens yet. */
+export function createChatApp(options: ChatAppOptions = {}): ChatApp {
+  const name = options.name ?? "chat";
+  const broker = options.broker;
+  const ws = websocket<ChatSession, ClientEvents, ServerEvents>({
+    name,
+    ...(broker === undefined ? {} : { broker }),
+    welcome: true,
+    maxMessageSize: 16 * 1024,
+    pingInterval: 25_000,
+  });
+  const presence = new Presence({ ...(broker === undefined ? {} : { broker }), channel: `${name}/presence`, heartbeat: options.presenceHeartbeat ?? 5_000 });
+  const history = new History({ ...(broker === undefined ? {} : { broker }), channel: `${name}/history`, perRoom: LIMITS.history });
+
+  ws.onError((error, conn) => {
+    // Refused calls (bad names, rate limits) are answered to the page; only server faults are worth a log line.
+    if (error.cause instanceof ChatError) return;
+    console.error(`chat: ${conn ? `connection ${conn.id}: ` : ""}${error.message}`);
+  });
+
+  // Presence is kept per process; each process tells its own connections what changed.
+  presence.onChange((change) => {
+    for (const room of change.rooms) {
+      const members = presence.members(room);
+      for (const conn of ws.members(roomKey(room))) conn.emit("members", { room, members });
+    }
+    if (change.users || change.rooms.size > 0) {
+      const online = change.users ? presence.online(LIMITS.onlineListed) : undefined;
+      const rooms = change.rooms.size > 0 ? presence.rooms() : undefined;
+      for (const conn of ws.connections()) {
+        if (conn.data?.user == null) continue;
+        if (online !== undefined) conn.emit("online", online);
+        if (rooms !== undefined) conn.emit("rooms", rooms);
+      }
+    }
+  });
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(securityHeaders);
+  app.get("/healthz", (_req, res) => void res.json({ ok: true, connections: ws.size, node: presence.node }));
+  app.get("/wsmount.js", clientScript());
+  app.get("/app.js", pageScript());
+  app.use(express.static(PUBLIC_DIR, { index: "index.html", etag: true, lastModified: false, cacheControl: true, maxAge: 0 }));
+  app.get(
+    "/chat",
+    ws.handler((conn) => serveConnection(conn, { ws, presence, history })),
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    ws,
+    presence,
+    attach: (server) => void ws.attach(server),
+    close() {
+      closing ??= (async () => {
+        await ws.close({ timeout: 2_000 });
+        await Promise.all([presence.close(), history.close()]);
+      })();
+      return closing;
+    },
+  };
+}
+
+interface Services {
+  ws: ExpressWebSocket<ChatSession, ClientEvents, ServerEvents>;
+  presence: Presence;
+  history: History;
+}
+
+/** One person's connection: their calls, and their goodbye. */
+function serveConnection(conn: ChatConnection, { ws, presence, history }: Services): void {
+  conn.data = { user: null, sent: [] };
+
+  const named = (): User => {
+    const user = conn.data.user;
+    if (user === null) throw new ChatError(ChatErrorCode.notNamed, "Say hello with a name first.");
+    return user;
+  };
+  const joinedRoom = (input: unknown): string => {
+    const room = checkRoom(input);
+    if (!room.ok) throw new ChatError(ChatErrorCode.room, room.reason);
+    if (!conn.rooms.has(roomKey(room.value))) throw new ChatError(ChatErrorCode.notJoined, `You are not in #${room.value}.`);
+    return room.value;
+  };
+
+  conn.on("hello", (request): Welcome => {
+    if (conn.data.user !== null) throw new ChatError(ChatErrorCode.alreadyNamed, "You already have a name.");
+    const checked = checkName((request as { name?: unknown } | null)?.name);
+    if (!checked.ok) throw new ChatError(ChatErrorCode.name, checked.reason);
+    const user: User = { id: conn.id, name: uniqueName(checked.value, (candidate) => presence.isNameTaken(candidate)) };
+    conn.data.user = user;
+    presence.add(user);
+    return { me: user, rooms: presence.rooms(), online: presence.online(LIMITS.onlineListed) };
+  });
+
+  conn.on("join", (input): Joined => {
+    const user = named();
+    const checked = checkRoom(input);
+    if (!checked.ok) throw new ChatError(ChatErrorCode.room, checked.reason);
+    const room = checked.value;
+    const key = roomKey(room);
+    if (!conn.rooms.has(key)) {
+      if (conn.rooms.size >= LIMITS.roomsPerUser) throw new ChatError(ChatErrorCode.tooManyRooms, `You can be in ${LIMITS.roomsPerUser} rooms at most.`);
+      if (!presence.hasRoom(room) && presence.rooms().length >= LIMITS.rooms) {
+        throw new ChatError(ChatErrorCode.tooManyRooms, "The chat has as many rooms as it can hold; join an existing one.");
+      }
+      conn.join(key);
+      presence.join(user.id, room);
+      conn.to(key).emit("notice", { room, kind: "joined", user, at: Date.now() });
+    }
+    return { room, members: presence.members(room), history: history.recent(room) };
+  });
+
+  conn.on("leave", (input) => {
+    const user = named();
+    const room = joinedRoom(input);
+    const key = roomKey(room);
+    conn.to(key).emit("notice", { room, kind: "left", user, at: Date.now() });
+    conn.leave(key);
+    presence.leave(user.id, room);
+    return true;
+  });
+
+  conn.on("send", (request): ChatMessage => {
+    const user = named();
+    const { room: input, text: rawText } = (request ?? {}) as { room?: unknown; text?: unknown };
+    const room = joinedRoom(input);
+    const text = checkText(rawText);
+    if (!text.ok) throw new ChatError(ChatErrorCode.text, text.reason);
+    const now = Date.now();
+    const recent = conn.data.sent.filter((at) => at > now - LIMITS.rateWindow);
+    if (recent.length >= LIMITS.rateCount) throw new ChatError(ChatErrorCode.rate, "Slow down a little: too many messages.");
+    recent.push(now);
+    conn.data.sent = recent;
+    const message: ChatMessage = { id: randomUUID(), room, from: user, text: text.value, at: now };
+    history.add(message);
+    ws.to(roomKey(room)).emit("message", message);
+    return message;
+  });
+
+  conn.on("typing", (input) => {
+    const user = conn.data.user;
+    const room = checkRoom(input);
+    if (user === null || !room.ok || !conn.rooms.has(roomKey(room.value))) return;
+    conn.to(roomKey(room.value)).emit("typing", { room: room.value, user });
+  });
+
+  conn.onClose(() => {
+    const user = conn.data.user;
+    if (user === null) return;
+    // Close handlers run before the connection leaves its rooms, so the rooms can still be told.
+    const at = Date.now();
+    for (const key of conn.rooms) conn.to(key).emit("notice", { room: key.slice("room:".length), kind: "left", user, at });
+    presence.remove(user.id);
+  });
+}
+
+/** Headers for every answer: the page loads nothing from elsewhere and runs no inline script. */
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader(
+    "Content-Security-Policy",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  );
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  next();
+}
+
+let pageCode: { code: string; etag: string } | undefined;
+
+/**
+ * The page's script, built once per process from page/main.ts with esbuild; `wsmount/client` becomes an
+ * import of the served client (`/wsmount.js`), so the page uses exactly what the server serves.
+ */
+function pageScript(): (req: Request, res: Response) => void {
+  if (pageCode === undefined) {
+    const result = buildSync({
+      entryPoints: [fileURLToPath(new URL("./page/main.ts", import.meta.url))],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      minify: false,
+      write: false,
+      legalComments: "none",
+      // The page imports what the server serves, not a copy bundled into it.
+      alias: { "wsmount/client": "/wsmount.js" },
+      external: ["/wsmount.js"],
+    });
+    const code = result.outputFiles[0]!.text;
+    pageCode = { code, etag: `"${createHash("sha256").update(code).digest("base64url").slice(0, 27)}"` };
+  }
+  const { code, etag } = pageCode;
+  return (req, res) => {
+    res.setHeader("Cache-Control", "no-cache");
+    res.setHeader("ETag", etag);
+    if (req.headers["if-none-match"] === etag) {
+      res.status(304).end();
+      return;
+    }
+    res.type("application/javascript; charset=utf-8").send(code);
+  };
+}
+
+/** Options of {@link startChat}. */
+export interface StartChatOptions extends ChatAppOptions {
+  /** @defaultValue 3000 */
+  port?: number;
+  /** @defaultValue "127.0.0.1" */
+  host?: string;
+}
+
+/** A listening chat server. */
+export interface RunningChat extends ChatApp {
+  readonly server: Server;
+  readonly port: number;
+  /** Closes connections gracefully, then the HTTP server. */
+  stop(): Promise<void>;
+}
+
+/** Creates the chat app and listens: what examples/chat/server.ts runs. */
+export async function startChat(options: StartChatOptions = {}): Promise<RunningChat> {
+  const { port = 3000, host = "127.0.0.1", ...appOptions } = options;
+  const chat = createChatApp(appOptions);
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const listening = chat.app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+    });
+  } catch (error) {
+    await chat.close();
+    throw error;
+  }
+  chat.attach(server);
+  return {
+    ...chat,
+    server,
+    port: (server.address() as AddressInfo).port,
+    async stop() {
+      await chat.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

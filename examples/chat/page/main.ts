@@ -1,0 +1,534 @@
+/**
+ * The chat page. It talks to the server with the wsmount client served at /wsmount.js (this bundle imports
+ * it from there), reconnects by itself, and after a reconnection says hello again and rejoins its rooms.
+ * @module
+ */
+import { AckError, connect, RemoteError, type ClientState, type RetryInfo } from "wsmount/client";
+import { LIMITS, type ChatMessage, type ClientEvents, type Notice, type Online, type RoomSummary, type ServerEvents, type User } from "../shared/events.js";
+import { checkName, checkRoom, checkText } from "../shared/validate.js";
+import { avatar, byId, fill, h, timeOf } from "./dom.js";
+
+/** A room this page is in. */
+interface RoomView {
+  readonly name: string;
+  members: User[];
+  /** The room's own scrolling message list. */
+  readonly log: HTMLDivElement;
+  /** Ids of the messages shown, so history after a reconnection adds only what is new. */
+  readonly seen: Set<string>;
+  unread: number;
+  /** Who wrote the last entry, and when: consecutive messages of one person are grouped. */
+  last: { author: string; at: number } | null;
+  /** Who is typing: user id to name and expiry timer. */
+  readonly typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }>;
+}
+
+const GROUP_WITHIN = 5 * 60_000;
+const TYPING_SHOWN = 3_500;
+const NAME_KEY = "wsmount-chat:name";
+
+const ui = {
+  welcome: byId("welcome"),
+  nameForm: byId<HTMLFormElement>("name-form"),
+  nameInput: byId<HTMLInputElement>("name-input"),
+  nameError: byId("name-error"),
+  nameSubmit: byId<HTMLButtonElement>("name-submit"),
+  welcomeStatus: byId("welcome-status"),
+  chat: byId("chat"),
+  sidebar: byId("sidebar"),
+  scrim: byId("scrim"),
+  menuButton: byId<HTMLButtonElement>("menu-button"),
+  meAvatar: byId("me-avatar"),
+  meName: byId("me-name"),
+  statusDot: byId("status-dot"),
+  statusText: byId("status-text"),
+  roomList: byId("room-list"),
+  roomForm: byId<HTMLFormElement>("room-form"),
+  roomInput: byId<HTMLInputElement>("room-input"),
+  roomError: byId("room-error"),
+  membersRoom: byId("members-room"),
+  membersCount: byId("members-count"),
+  memberList: byId("member-list"),
+  onlineCount: byId("online-count"),
+  onlineList: byId("online-list"),
+  roomTitle: byId("room-title"),
+  roomSubtitle: byId("room-subtitle"),
+  leaveButton: byId<HTMLButtonElement>("leave-button"),
+  banner: byId("banner"),
+  log: byId("log"),
+  typing: byId("typing"),
+  composer: byId<HTMLFormElement>("composer"),
+  textInput: byId<HTMLTextAreaElement>("text-input"),
+  composerError: byId("composer-error"),
+};
+
+const state = {
+  me: null as User | null,
+  rooms: new Map<string, RoomView>(),
+  current: null as string | null,
+  directory: [] as RoomSummary[],
+  online: { total: 0, users: [] } as Online,
+  /** Named and in our rooms on the current connection: messages can go out. */
+  ready: false,
+  /** Messages written while not ready, sent once the page is back. */
+  outbox: [] as Array<{ room: string; text: string; element: HTMLElement }>,
+  lastTypingSent: 0,
+};
+
+const url = new URL("/chat", location.href);
+url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+const client = connect<ServerEvents, ClientEvents>(url, {
+  reconnect: { initialDelay: 250, maxDelay: 5_000 },
+  ackTimeout: 8_000,
+  queueSize: 50,
+});
+
+// ---- connection --------------------------------------------------------------------------------------
+
+client.onStateChange((clientState, retry) => showConnection(clientState, retry));
+
+client.onDisconnect(() => {
+  state.ready = false;
+  showBanner("Connection lost. Reconnecting…", "warning");
+});
+
+client.onConnect(() => {
+  // After a reconnection the server has forgotten us (it may even be another process): say hello again.
+  if (state.me !== null) void resume();
+});
+
+client.onError((error) => console.warn("chat:", error));
+
+function showConnection(clientState: ClientState, retry: RetryInfo | undefined): void {
+  const text =
+    clientState === "open"
+      ? "Online"
+      : clientState === "connecting"
+        ? "Connecting…"
+        : clientState === "reconnecting"
+          ? `Reconnecting${retry && retry.delay >= 1_000 ? ` in ${Math.round(retry.delay / 1_000)} s` : ""}…`
+          : "Offline";
+  document.querySelectorAll<HTMLElement>(".dot").forEach((dot) => (dot.dataset.state = clientState));
+  ui.statusText.textContent = text;
+  ui.welcomeStatus.textContent = clientState === "open" ? "Connected" : text;
+}
+
+async function resume(): Promise<void> {
+  const me = state.me!;
+  try {
+    const welcome = await client.emitWithAck("hello", { name: me.name });
+    setMe(welcome.me);
+    state.directory = welcome.rooms;
+    state.online = welcome.online;
+    // Rooms joined before (or the lobby, if the connection dropped before it was joined).
+    const rooms = state.rooms.size > 0 ? [...state.rooms.keys()] : ["lobby"];
+    for (const room of rooms) await enterRoom(room);
+    if (state.current === null) showRoom(rooms[0]!);
+    state.ready = true;
+    renderSidebar();
+    showBanner("Reconnected.", "ok", 2_000);
+    await flushOutbox();
+  } catch (error) {
+    // The connection dropped again: the next onConnect tries again.
+    if (error instanceof AckError) return;
+    showBanner(`Could not rejoin: ${messageOf(error)}`, "error");
+  }
+}
+
+// ---- entering the chat ---------------------------------------------------------------------------------
+
+ui.nameInput.value = localStorage.getItem(NAME_KEY) ?? "";
+ui.nameInput.focus();
+
+ui.nameForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const checked = checkName(ui.nameInput.value);
+  if (!checked.ok) {
+    ui.nameError.textContent = checked.reason;
+    return;
+  }
+  void enterChat(checked.value);
+});
+
+async function enterChat(name: string): Promise<void> {
+  ui.nameError.textContent = "";
+  ui.nameSubmit.disabled = true;
+  ui.nameSubmit.textContent = "Joining…";
+  try {
+    const welcome = await client.emitWithAck("hello", { name });
+    localStorage.setItem(NAME_KEY, name);
+    setMe(welcome.me);
+    state.directory = welcome.rooms;
+    state.online = welcome.online;
+    ui.welcome.hidden = true;
+    ui.chat.hidden = false;
+    await enterRoom("lobby");
+    state.ready = true;
+    showRoom("lobby");
+    ui.textInput.focus();
+  } catch (error) {
+    ui.nameError.textContent = messageOf(error);
+  } finally {
+    ui.nameSubmit.disabled = false;
+    ui.nameSubmit.textContent = "Join the chat";
+  }
+}
+
+function setMe(user: User): void {
+  state.me = user;
+  ui.meName.textContent = user.name;
+  ui.meAvatar.replaceWith(Object.assign(avatar(user), { id: "me-avatar" }));
+  ui.meAvatar = byId("me-avatar");
+}
+
+// ---- rooms ---------------------------------------------------------------------------------------------
+
+/** Joins `room` on the server (again, after a reconnection) and merges what it answers. */
+async function enterRoom(room: string): Promise<RoomView> {
+  const joined = await client.emitWithAck("join", room);
+  let view = state.rooms.get(joined.room);
+  if (view === undefined) {
+    view = {
+      name: joined.room,
+      members: [],
+      log: h("div", { class: "messages", attrs: { role: "log", "aria-label": `Messages in #${joined.room}`, "data-room": joined.room } }),
+      seen: new Set(),
+      unread: 0,
+      last: null,
+      typing: new Map(),
+    };
+    view.log.hidden = true;
+    view.log.append(h("p", { class: "start" }, h("strong", {}, `#${joined.room}`), ` starts here. Say hello!`));
+    ui.log.append(view.log);
+    state.rooms.set(joined.room, view);
+  }
+  view.members = joined.members;
+  for (const message of joined.history) appendMessage(view, message, false);
+  renderSidebar();
+  return view;
+}
+
+function showRoom(room: string): void {
+  const view = state.rooms.get(room);
+  state.current = view === undefined ? null : room;
+  for (const other of state.rooms.values()) other.log.hidden = other !== view;
+  if (view !== undefined) {
+    view.unread = 0;
+    ui.roomTitle.textContent = `#${room}`;
+    ui.textInput.placeholder = `Message #${room}`;
+    scrollToEnd(view, true);
+  } else {
+    ui.roomTitle.textContent = "No room";
+    ui.textInput.placeholder = "Join a room to write";
+  }
+  ui.leaveButton.hidden = view === undefined;
+  ui.textInput.disabled = view === undefined;
+  renderTyping();
+  renderSidebar();
+  closeMenu();
+}
+
+ui.roomForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const checked = checkRoom(ui.roomInput.value);
+  if (!checked.ok) {
+    ui.roomError.textContent = checked.reason;
+    return;
+  }
+  ui.roomError.textContent = "";
+  void openRoom(checked.value).then(() => (ui.roomInput.value = ""));
+});
+
+async function openRoom(room: string): Promise<void> {
+  if (!state.rooms.has(room)) {
+    try {
+      await enterRoom(room);
+    } catch (error) {
+      ui.roomError.textContent = messageOf(error);
+      return;
+    }
+  }
+  showRoom(room);
+}
+
+ui.leaveButton.addEventListener("click", () => {
+  const room = state.current;
+  if (room === null) return;
+  void client.emitWithAck("leave", room).then(
+    () => {
+      state.rooms.get(room)?.log.remove();
+      state.rooms.delete(room);
+      const next = state.rooms.keys().next();
+      showRoom(next.done ? "" : next.value);
+    },
+    (error: unknown) => showBanner(messageOf(error), "error", 4_000),
+  );
+});
+
+// ---- messages --------------------------------------------------------------------------------------------
+
+client.on("message", (message) => {
+  const view = state.rooms.get(message.room);
+  if (view === undefined) return;
+  stopTyping(view, message.from.id);
+  appendMessage(view, message, true);
+  if (message.room !== state.current && message.from.id !== state.me?.id) {
+    view.unread++;
+    renderSidebar();
+  }
+});
+
+client.on("notice", (notice) => {
+  const view = state.rooms.get(notice.room);
+  if (view === undefined) return;
+  if (notice.kind === "left") stopTyping(view, notice.user.id);
+  appendNotice(view, notice);
+});
+
+client.on("members", ({ room, members }) => {
+  const view = state.rooms.get(room);
+  if (view === undefined) return;
+  view.members = members;
+  renderSidebar();
+});
+
+client.on("online", (online) => {
+  state.online = online;
+  renderSidebar();
+});
+
+client.on("rooms", (rooms) => {
+  state.directory = rooms;
+  renderSidebar();
+});
+
+function appendMessage(view: RoomView, message: ChatMessage, live: boolean): void {
+  if (view.seen.has(message.id)) return;
+  view.seen.add(message.id);
+  const stick = isAtEnd(view);
+  const mine = message.from.id === state.me?.id;
+  const grouped = view.last !== null && view.last.author === message.from.id && message.at - view.last.at < GROUP_WITHIN;
+  const text = h("p", { class: "text" }, message.text);
+  const entry = grouped
+    ? h("article", { class: `message grouped${mine ? " mine" : ""}`, attrs: { "data-id": message.id } }, h("div", { class: "body" }, text))
+    : h(
+        "article",
+        { class: `message${mine ? " mine" : ""}`, attrs: { "data-id": message.id } },
+        avatar(message.from),
+        h(
+          "div",
+          { class: "body" },
+          h(
+            "header",
+            {},
+            h("strong", { class: "author" }, message.from.name),
+            mine ? h("span", { class: "tag" }, "you") : null,
+            h("time", { attrs: { datetime: new Date(message.at).toISOString() } }, timeOf(message.at)),
+          ),
+          text,
+        ),
+      );
+  view.log.append(entry);
+  view.last = { author: message.from.id, at: message.at };
+  if (live || stick) scrollToEnd(view, stick || mine);
+}
+
+function appendNotice(view: RoomView, notice: Notice): void {
+  const stick = isAtEnd(view);
+  const verb = notice.kind === "joined" ? "joined" : "left";
+  view.log.append(
+    h("p", { class: `notice ${notice.kind}` }, h("strong", {}, notice.user.name), ` ${verb} #${notice.room}`, h("time", {}, timeOf(notice.at))),
+  );
+  view.last = null;
+  scrollToEnd(view, stick);
+}
+
+function isAtEnd(view: RoomView): boolean {
+  return view.log.scrollHeight - view.log.scrollTop - view.log.clientHeight < 80;
+}
+
+function scrollToEnd(view: RoomView, really: boolean): void {
+  if (really) view.log.scrollTop = view.log.scrollHeight;
+}
+
+// ---- writing -------------------------------------------------------------------------------------------
+
+ui.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitText();
+});
+
+ui.textInput.addEventListener("keydown", (event) => {
+  // Enter sends, Shift+Enter starts a new line (and IME composition is left alone).
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    submitText();
+  }
+});
+
+ui.textInput.addEventListener("input", () => {
+  autoGrow();
+  ui.composerError.textContent = "";
+  const now = Date.now();
+  if (state.ready && state.current !== null && ui.textInput.value.trim() !== "" && now - state.lastTypingSent > LIMITS.typingEvery) {
+    state.lastTypingSent = now;
+    client.emit("typing", state.current);
+  }
+});
+
+function autoGrow(): void {
+  ui.textInput.style.height = "auto";
+  ui.textInput.style.height = `${Math.min(ui.textInput.scrollHeight, 160)}px`;
+}
+
+function submitText(): void {
+  const room = state.current;
+  if (room === null) return;
+  const checked = checkText(ui.textInput.value);
+  if (!checked.ok) {
+    if (ui.textInput.value.trim() !== "") ui.composerError.textContent = checked.reason;
+    return;
+  }
+  ui.textInput.value = "";
+  autoGrow();
+  state.lastTypingSent = 0;
+  if (!state.ready) {
+    const view = state.rooms.get(room)!;
+    const element = h("article", { class: "message pending" }, h("div", { class: "body" }, h("p", { class: "text" }, checked.value), h("small", {}, "Waiting for the connection…")));
+    view.log.append(element);
+    scrollToEnd(view, true);
+    state.outbox.push({ room, text: checked.value, element });
+    return;
+  }
+  void send(room, checked.value);
+}
+
+async function send(room: string, text: string): Promise<boolean> {
+  try {
+    await client.emitWithAck("send", { room, text });
+    return true;
+  } catch (error) {
+    ui.composerError.textContent = `Not sent: ${messageOf(error)}`;
+    if (ui.textInput.value === "") ui.textInput.value = text;
+    return false;
+  }
+}
+
+async function flushOutbox(): Promise<void> {
+  const waiting = state.outbox.splice(0);
+  for (const { room, text, element } of waiting) {
+    element.remove();
+    if (state.rooms.has(room)) await send(room, text);
+  }
+}
+
+// ---- who is typing ---------------------------------------------------------------------------------------
+
+client.on("typing", ({ room, user }) => {
+  const view = state.rooms.get(room);
+  if (view === undefined || user.id === state.me?.id) return;
+  const previous = view.typing.get(user.id);
+  if (previous !== undefined) clearTimeout(previous.timer);
+  view.typing.set(user.id, { name: user.name, timer: setTimeout(() => stopTyping(view, user.id), TYPING_SHOWN) });
+  renderTyping();
+});
+
+function stopTyping(view: RoomView, id: string): void {
+  const entry = view.typing.get(id);
+  if (entry === undefined) return;
+  clearTimeout(entry.timer);
+  view.typing.delete(id);
+  renderTyping();
+}
+
+function renderTyping(): void {
+  const view = state.current === null ? undefined : state.rooms.get(state.current);
+  const names = view === undefined ? [] : [...view.typing.values()].map((entry) => entry.name);
+  ui.typing.textContent =
+    names.length === 0
+      ? ""
+      : names.length === 1
+        ? `${names[0]} is typing…`
+        : names.length === 2
+          ? `${names[0]} and ${names[1]} are typing…`
+          : "Several people are typing…";
+}
+
+// ---- sidebar ---------------------------------------------------------------------------------------------
+
+function renderSidebar(): void {
+  const counts = new Map(state.directory.map((room) => [room.name, room.members]));
+  const names = [...new Set([...state.rooms.keys(), ...state.directory.map((room) => room.name)])];
+  // Rooms one is in first, then the busiest.
+  names.sort((a, b) => Number(state.rooms.has(b)) - Number(state.rooms.has(a)) || (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || a.localeCompare(b));
+  fill(
+    ui.roomList,
+    names.map((name) => {
+      const view = state.rooms.get(name);
+      const members = view?.members.length ?? counts.get(name) ?? 0;
+      const button = h(
+        "button",
+        { class: "room", attrs: { type: "button", "data-room": name, ...(name === state.current ? { "aria-current": "true" } : {}) } },
+        h("span", { class: "hash" }, "#"),
+        h("span", { class: "room-name" }, name),
+        view !== undefined && view.unread > 0 ? h("span", { class: "badge", attrs: { "aria-label": `${view.unread} unread` } }, String(view.unread)) : null,
+        h("span", { class: "count", attrs: { title: `${members} here` } }, String(members)),
+      );
+      if (view === undefined) button.classList.add("not-joined");
+      button.addEventListener("click", () => void openRoom(name));
+      return h("li", {}, button);
+    }),
+  );
+
+  const view = state.current === null ? undefined : state.rooms.get(state.current);
+  const members = view?.members ?? [];
+  ui.membersRoom.textContent = view === undefined ? "no room" : `#${view.name}`;
+  ui.membersCount.textContent = String(members.length);
+  ui.roomSubtitle.textContent = view === undefined ? "" : members.length === 1 ? "just you" : `${members.length} people`;
+  fill(ui.memberList, members.map((user) => person(user)));
+
+  ui.onlineCount.textContent = String(state.online.total);
+  const more = state.online.total - state.online.users.length;
+  fill(ui.onlineList, [...state.online.users.map((user) => person(user)), ...(more > 0 ? [h("li", { class: "more" }, `and ${more} more`)] : [])]);
+}
+
+function person(user: User): HTMLLIElement {
+  const me = user.id === state.me?.id;
+  return h("li", { class: me ? "person self" : "person", attrs: { "data-user": user.id } }, avatar(user, "small"), h("span", {}, user.name), me ? h("span", { class: "tag" }, "you") : null);
+}
+
+// ---- small things ------------------------------------------------------------------------------------------
+
+let bannerTimer: ReturnType<typeof setTimeout> | undefined;
+
+function showBanner(text: string, tone: "ok" | "warning" | "error", hideAfter?: number): void {
+  clearTimeout(bannerTimer);
+  ui.banner.textContent = text;
+  ui.banner.dataset.tone = tone;
+  ui.banner.hidden = false;
+  if (hideAfter !== undefined) bannerTimer = setTimeout(() => (ui.banner.hidden = true), hideAfter);
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof RemoteError) return error.message;
+  if (error instanceof AckError) return "the connection was lost; please try again.";
+  return error instanceof Error ? error.message : String(error);
+}
+
+function openMenu(): void {
+  ui.sidebar.classList.add("open");
+  ui.scrim.hidden = false;
+  ui.menuButton.setAttribute("aria-expanded", "true");
+}
+
+function closeMenu(): void {
+  ui.sidebar.classList.remove("open");
+  ui.scrim.hidden = true;
+  ui.menuButton.setAttribute("aria-expanded", "false");
+}
+
+ui.menuButton.addEventListener("click", () => (ui.sidebar.classList.contains("open") ? closeMenu() : openMenu()));
+ui.scrim.addEventListener("click", closeMenu);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closeMenu();
+});

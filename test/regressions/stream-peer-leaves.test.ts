@@ -1,0 +1,38 @@
+import { afterEach, expect, it } from "vitest";
+import WebSocket from "ws";
+import type { Connection } from "../../core/index.js";
+import { mounts, type Mounted } from "../helpers/mounts.js";
+import { until } from "../helpers/client.js";
+
+const style = mounts.find((m) => m.name === "express")!;
+let app: Mounted | undefined;
+const cleanup: Array<() => void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0)) f();
+  await app?.close();
+  app = undefined;
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+it("a client leaving during a streamed message is reported to the connection, never an uncaught error", async () => {
+  let conn!: Connection<any>;
+  const errors: unknown[] = [];
+  app = await style.start({}, (c) => void (conn = c));
+  const client = new WebSocket(app.url());
+  await new Promise((r) => client.once("open", r));
+  await until(() => conn !== undefined, "conn");
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown) => uncaught.push(e);
+  process.prependListener("uncaughtException", onUncaught);
+  cleanup.push(() => process.removeListener("uncaughtException", onUncaught));
+  conn.onError((e) => errors.push(e));
+  const w = conn.stream();
+  w.write(Buffer.alloc(100));
+  client.terminate();
+  await until(() => conn.readyState === 3, "server sees close");
+  w.write(Buffer.alloc(100));
+  w.end();
+  await sleep(100);
+  expect(uncaught).toEqual([]);
+  expect(errors.map((e) => (e as { code?: string }).code)).toContain("ERR_WSMOUNT_NOT_OPEN");
+});
