@@ -29,14 +29,14 @@ export type BrokerStage = "connect" | "publish" | "subscribe" | "deliver" | "pre
 export type BrokerErrorHandler = (error: Error, stage: BrokerStage) => void;
 
 /** A request for one connection, answered by the process that holds it. */
-export type ConnectionRequest =
+export type ClusterRequest =
   /** The connection's session data. */
   | { readonly type: "session" }
   /** Emit `event` to the connection and wait for the client's answer (`timeout` ms, 0: until it closes). */
   | { readonly type: "emitWithAck"; readonly event: string; readonly data: unknown; readonly timeout: number };
 
 /**
- * How a {@link ConnectionRequest} ended. Plain data (JSON), so that a broker can carry it between
+ * How a {@link ClusterRequest} ended. Plain data (JSON), so that a broker can carry it between
  * processes as it is.
  */
 export type RequestOutcome =
@@ -59,7 +59,7 @@ export interface BrokerHost {
   /** The rooms that have members in this process. */
   roomNames(): Iterable<string>;
   /** Answers a request for connection `id` of this process; never rejects. */
-  handle(id: string, request: ConnectionRequest): Promise<RequestOutcome>;
+  handle(id: string, request: ClusterRequest): Promise<RequestOutcome>;
 }
 
 /**
@@ -78,7 +78,7 @@ export interface ClusterLink {
   /** The number of connections in `room` across every process. */
   roomSize(room: string): Promise<number>;
   /** Runs `request` on the process that holds connection `id`. */
-  request(id: string, request: ConnectionRequest): Promise<RequestOutcome>;
+  request(id: string, request: ClusterRequest): Promise<RequestOutcome>;
 }
 
 /** A broker channel's counters. */

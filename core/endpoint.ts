@@ -34,7 +34,7 @@ import {
   type ServerBinding,
 } from "./upgrade.js";
 import type { SocketLike } from "./types.js";
-import type { BrokerChannel, BrokerHost, ConnectionRequest, Publication, RequestOutcome } from "./broker.js";
+import type { BrokerChannel, BrokerHost, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
 import { Broadcast, type Targets } from "./broadcast.js";
 import { Cluster, outcomeOf } from "./cluster.js";
 import { PreparedMessage } from "./prepared.js";
@@ -181,7 +181,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     };
   }
 
-  async #handleRequest(id: string, request: ConnectionRequest): Promise<RequestOutcome> {
+  async #handleRequest(id: string, request: ClusterRequest): Promise<RequestOutcome> {
     const connection = this.#connections.get(id) as Connection<Data, In, DefaultEventMap> | undefined;
     if (connection === undefined) return { status: "not-found" };
     if (request.type === "session") return { status: "ok", value: connection.data };

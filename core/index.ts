@@ -38,7 +38,7 @@ export {
   type BrokerStage,
   type BrokerStats,
   type ClusterLink,
-  type ConnectionRequest,
+  type ClusterRequest,
   type Publication,
   type RequestOutcome,
 } from "./broker.js";

@@ -14,7 +14,7 @@ import {
   type BrokerStage,
   type BrokerStats,
   type ClusterLink,
-  type ConnectionRequest,
+  type ClusterRequest,
   type Publication,
   type RequestOutcome,
 } from "../../core/index.js";
@@ -114,7 +114,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     return Number(await roomSizeScript.run(this.#connections.command, `${this.#base}:nodes`, `${this.#base}:node:`, room));
   }
 
-  async request(id: string, request: ConnectionRequest): Promise<RequestOutcome> {
+  async request(id: string, request: ClusterRequest): Promise<RequestOutcome> {
     if (this.#host.hasConnection(id)) return this.#host.handle(id, request);
     const owner = await this.#locate(id);
     if (owner === null) return { status: "not-found" };

@@ -6,7 +6,7 @@
  * @module
  */
 import { isUtf8 } from "node:buffer";
-import type { ConnectionRequest, Publication, RequestOutcome } from "../../core/index.js";
+import type { ClusterRequest, Publication, RequestOutcome } from "../../core/index.js";
 
 /** The format version, the first element of every message. */
 export const WIRE_VERSION = 1;
@@ -53,11 +53,11 @@ export function decodePublication(message: Buffer): ReceivedPublication | null {
 
 /** A message on a process's own channel. */
 export type NodeMessage =
-  | { readonly kind: "request"; readonly from: string; readonly rid: number; readonly id: string; readonly request: ConnectionRequest }
+  | { readonly kind: "request"; readonly from: string; readonly rid: number; readonly id: string; readonly request: ClusterRequest }
   | { readonly kind: "answer"; readonly rid: number; readonly outcome: RequestOutcome };
 
 /** Encodes a request for connection `id`, answered on the channel of process `from`. */
-export function encodeRequest(from: string, rid: number, id: string, request: ConnectionRequest): string {
+export function encodeRequest(from: string, rid: number, id: string, request: ClusterRequest): string {
   return JSON.stringify([WIRE_VERSION, "q", from, rid, id, request]);
 }
 
@@ -104,7 +104,7 @@ function isRid(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
-function isRequest(value: unknown): value is ConnectionRequest {
+function isRequest(value: unknown): value is ClusterRequest {
   if (value === null || typeof value !== "object") return false;
   const request = value as Record<string, unknown>;
   if (request.type === "session") return true;
