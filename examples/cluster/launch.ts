@@ -1,10 +1,11 @@
 /**
- * Starts the chat server as several processes on consecutive ports, all sharing one Redis:
+ * Starts the chat demo (examples/chat, through examples/cluster/chat.ts) as several processes on
+ * consecutive ports, all sharing one Redis:
  *
  *   npx tsx examples/cluster/launch.ts                      # 3 processes on 3001-3003, Redis at $REDIS_URL or localhost:6379
  *   npx tsx examples/cluster/launch.ts --processes 2 --port 4000
  *   npx tsx examples/cluster/launch.ts --start-redis        # also start a private redis-server for the demo
- *   npx tsx examples/cluster/launch.ts --server path/to/server.ts   # another server (reads PORT, REDIS_URL, PROCESS)
+ *   npx tsx examples/cluster/launch.ts --server path/to/server.ts   # another server (reads PORT, REDIS_URL; prints "listening on http://...")
  *
  * `--port 0` gives every process a free port. Prints one `ready` line with every URL once all listen;
  * Ctrl-C stops them all (and the private Redis).
@@ -20,7 +21,7 @@ const { values } = parseArgs({
     port: { type: "string", default: "3001" },
     redis: { type: "string", default: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" },
     "start-redis": { type: "boolean", default: false },
-    server: { type: "string", default: fileURLToPath(new URL("./chat-server.ts", import.meta.url)) },
+    server: { type: "string", default: fileURLToPath(new URL("./chat.ts", import.meta.url)) },
   },
 });
 
