@@ -10,7 +10,7 @@
  * See docs/scaling.md for the delivery guarantees, the fault policy and the keys it keeps.
  * @module
  */
-import type { Broker, BrokerHost } from "../core/index.js";
+import type { Broker } from "../core/index.js";
 import { RedisChannel } from "./redis/channel.js";
 import { RedisConnections } from "./redis/connections.js";
 import { resolveRedisOptions, type RedisBrokerOptions } from "./redis/options.js";
@@ -46,7 +46,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   return {
     connect(name, deliver, onError, host) {
       connections ??= new RedisConnections(resolved);
-      const channel = new RedisChannel(connections, resolved, name, deliver, onError, host ?? NO_HOST, closed);
+      const channel = new RedisChannel(connections, resolved, name, deliver, onError, host, closed);
       channels.add(channel);
       return channel;
     },
@@ -55,12 +55,3 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     },
   };
 }
-
-/** The host of a channel opened without one: a process with no connections to tell about. */
-const NO_HOST: BrokerHost = {
-  hasConnection: () => false,
-  connectionIds: () => [],
-  roomSize: () => 0,
-  roomNames: () => [],
-  handle: async () => ({ status: "not-found" }),
-};

@@ -37,7 +37,8 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   readonly #base: string;
   readonly #publications: string;
   readonly #inbox: string;
-  readonly #presence: Presence;
+  /** Null for a channel without a host (used directly, not by an endpoint): nothing to tell. */
+  readonly #presence: Presence | null;
   readonly #requests = new Requests();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #onClosed: (channel: RedisChannel) => Promise<void>;
@@ -51,20 +52,20 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     name: string,
     deliver: (publication: Publication) => void,
     onError: BrokerErrorHandler,
-    host: BrokerHost,
+    host: BrokerHost | undefined,
     onClosed: (channel: RedisChannel) => Promise<void>,
   ) {
     this.#connections = connections;
     this.#options = options;
     this.#deliver = deliver;
     this.#onError = onError;
-    this.#host = host;
+    this.#host = host ?? NO_HOST;
     this.#onClosed = onClosed;
     this.#base = `${options.prefix}:${name}`;
     this.#publications = `${this.#base}:pub`;
     this.#inbox = this.#nodeKey(this.node);
     const keys = { nodes: `${this.#base}:nodes`, alive: `${this.#inbox}:alive`, conns: `${this.#inbox}:conns`, rooms: `${this.#inbox}:rooms` };
-    this.#presence = new Presence(connections.command, host, this.node, keys, options.nodeTimeout, (error) => this.#fault(error, "presence"));
+    this.#presence = host === undefined ? null : new Presence(connections.command, host, this.node, keys, options.nodeTimeout, (error) => this.#fault(error, "presence"));
     connections.subscribe(this.#publications, this.#onPublication, (error) => this.#fault(error, "subscribe"));
     connections.subscribe(this.#inbox, this.#onNodeMessage, (error) => this.#fault(error, "subscribe"));
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatInterval).unref();
@@ -101,7 +102,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   }
 
   changed(kind: "connection" | "room", name: string): void {
-    this.#presence.changed(kind, name);
+    this.#presence?.changed(kind, name);
   }
 
   async isOnline(id: string): Promise<boolean> {
@@ -139,7 +140,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     this.#dropReported = false;
     // After the reconnect's own work (resubscribing, flushing queues) has gone out.
     setImmediate(() => {
-      if (this.#closing === null) this.#presence.resync();
+      if (this.#closing === null) this.#presence?.resync();
     });
   }
 
@@ -150,7 +151,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
 
   /** @internal the command connection was lost: presence is rewritten once it is back */
   commandLost(): void {
-    this.#presence.lost();
+    this.#presence?.lost();
   }
 
   /** @internal the subscription was lost: answers in flight are lost with it */
@@ -165,12 +166,12 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     this.#requests.failAll(new WsmountError(ErrorCode.BROKER, "wsmount: the endpoint closed before the answer arrived"));
     this.#connections.unsubscribe(this.#publications, this.#onPublication);
     this.#connections.unsubscribe(this.#inbox, this.#onNodeMessage);
-    await this.#presence.stop();
+    await this.#presence?.stop();
     await this.#onClosed(this);
   }
 
   #beat(): void {
-    this.#presence.heartbeat();
+    this.#presence?.heartbeat();
     this.#checkOwners();
   }
 
@@ -248,3 +249,12 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     this.#onError(error instanceof Error ? error : new Error(String(error)), stage);
   }
 }
+
+/** The host of a channel opened without one: a process with no connections to tell about. */
+const NO_HOST: BrokerHost = {
+  hasConnection: () => false,
+  connectionIds: () => [],
+  roomSize: () => 0,
+  roomNames: () => [],
+  handle: async () => ({ status: "not-found" }),
+};
