@@ -109,6 +109,7 @@ export class Cluster<Data = unknown, Out extends EventMap = DefaultEventMap> {
 function rebuild(error: { name: string; message: string; code?: string | undefined }, event: string): Error {
   if (error.name === "AckError") return new AckError(event, error.code ?? AckErrorCode.disconnected, error.message);
   if (error.name === "RemoteError") return new RemoteError(event, error.message, error.code);
+  if (error.name === "TypeError") return new TypeError(error.message);
   return new WsmountError(ErrorCode.BROKER, error.message);
 }
 

@@ -84,14 +84,14 @@ export class Presence {
     for (const chunk of chunks(this.#host.connectionIds(), (id) => [id, "1"])) multi.hset(conns, ...chunk);
     for (const chunk of chunks(this.#host.roomNames(), (room) => [room, String(this.#host.roomSize(room))])) multi.hset(rooms, ...chunk);
     multi.pexpire(conns, this.#ttl).pexpire(rooms, this.#ttl).set(alive, "1", "PX", this.#ttl).sadd(nodes, this.#node);
-    multi.exec().then(
-      (results) => {
+    multi
+      .exec()
+      .then((results) => {
         const failed = results?.find(([error]) => error !== null)?.[0];
         if (failed) throw failed;
         if (this.#state === Syncing) this.#state = Synced;
-      },
-      (error: unknown) => this.#failed(error),
-    ).catch((error: unknown) => this.#failed(error));
+      })
+      .catch((error: unknown) => this.#failed(error));
   }
 
   /**

@@ -28,7 +28,12 @@ export class Requests {
     return new Promise<RequestOutcome>((resolve, reject) => {
       const timer = timeout > 0 ? setTimeout(() => this.answer(rid, { status: "timeout" }), timeout) : null;
       this.#waiting.set(rid, { owner, resolve, reject, timer });
-      send(rid).catch((error: unknown) => this.#end(rid, (waiting) => waiting.reject(error instanceof Error ? error : new Error(String(error)))));
+      const failed = (error: unknown) => this.#end(rid, (waiting) => waiting.reject(error instanceof Error ? error : new Error(String(error))));
+      try {
+        send(rid).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
     });
   }
 

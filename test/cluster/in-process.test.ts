@@ -109,6 +109,8 @@ describe.skipIf(redisBinary === null)("Redis broker in one process", () => {
       client.answer("ping", () => "pong");
       await eventually(async () => one.app.endpoint.cluster.isOnline(connection.id), "presence");
       expect(await one.app.endpoint.cluster.emitWithAck(connection.id, "ping")).toBe("pong");
+      // Data that JSON cannot carry fails at once, as it does for a local connection.
+      await expect(one.app.endpoint.cluster.emitWithAck(connection.id, "ping", 10n, { timeout: 0 })).rejects.toThrow(TypeError);
       expect(await brokerConnections(settings.prefix)).toBe(4);
       await Promise.all(apps.splice(0).map((app) => app.close()));
       expect(await brokerConnections(settings.prefix)).toBe(0);

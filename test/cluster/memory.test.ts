@@ -70,6 +70,7 @@ describe.each(mounts)("$name", (style) => {
     expect(missing).toBeInstanceOf(AckError);
     expect(missing).toMatchObject({ code: "ERR_WSMOUNT_DISCONNECTED", event: "double" });
     await expect(endpoint.cluster.emitWithAck("", "double", 1)).rejects.toThrow(TypeError);
+    await expect(endpoint.cluster.emitWithAck(connection.id, "double", 10n)).rejects.toThrow(TypeError);
     await expect(endpoint.cluster.emitWithAck(connection.id, "bad\"name", 1)).rejects.toThrow(TypeError);
   });
 
