@@ -1,0 +1,88 @@
+/** Scenario definitions: what each measures, its load parameters, and its settings per profile. */
+import type { ScenarioId, ScenarioParams } from "../load/spec.js";
+
+/** Run length profile: `full` for published results, `quick` to check the harness works. */
+export type Profile = "full" | "quick";
+
+export interface Scenario {
+  id: ScenarioId;
+  title: string;
+  /** Primary metric: label, unit, and which way is better. */
+  metric: { name: string; unit: string; better: "higher" | "lower" };
+  /** Server environment (BENCH_COMPRESSION). */
+  serverEnv: Record<string, string>;
+  params(profile: Profile): ScenarioParams;
+  /** One-line method description for RESULTS.md. */
+  method(profile: Profile): string;
+}
+
+/** Warm-up and measuring window per profile. */
+export const WINDOWS: Record<Profile, { warmupMs: number; durationMs: number; runs: number; settleMs: number }> = {
+  full: { warmupMs: 750, durationMs: 2500, runs: 3, settleMs: 1000 },
+  quick: { warmupMs: 200, durationMs: 500, runs: 1, settleMs: 200 },
+};
+
+const idleConnections = (profile: Profile): number => (profile === "full" ? 10_000 : 4_000);
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: "echo",
+    title: "Echo, 32-byte text",
+    metric: { name: "messages/s", unit: "msg/s", better: "higher" },
+    serverEnv: {},
+    params: () => ({ connections: 64, inFlight: 8, payloadBytes: 32, binary: false }),
+    method: () => "64 connections x 8 messages in flight; each echo is answered with the next message. Latency from send to echo.",
+  },
+  {
+    id: "echo-binary",
+    title: "Echo, 64 KiB binary",
+    metric: { name: "MB/s echoed", unit: "MB/s", better: "higher" },
+    serverEnv: {},
+    params: () => ({ connections: 16, inFlight: 2, payloadBytes: 65_536, binary: true }),
+    method: () => "16 connections x 2 messages of 64 KiB in flight; MB/s of payload echoed (1 MB = 10^6 bytes).",
+  },
+  {
+    id: "broadcast",
+    title: "Broadcast 64 B to 1,000",
+    metric: { name: "deliveries/s", unit: "deliveries/s", better: "higher" },
+    serverEnv: {},
+    params: () => ({ connections: 1000, payloadBytes: 64, deflate: false, window: 16 }),
+    method: () =>
+      "1,000 connections in one room; one of them sends, the server sends each message to all 1,000. At most 16 broadcasts' deliveries outstanding (flow control by the receivers).",
+  },
+  {
+    id: "broadcast-deflate",
+    title: "Broadcast 256 B compressed to 1,000",
+    metric: { name: "deliveries/s", unit: "deliveries/s", better: "higher" },
+    serverEnv: { BENCH_COMPRESSION: "1" },
+    params: () => ({ connections: 1000, payloadBytes: 256, deflate: true, window: 16 }),
+    method: () =>
+      "As the broadcast, with permessage-deflate negotiated on every connection and a compressible 256-byte JSON-like text (threshold 128 B where the library has one).",
+  },
+  {
+    id: "handshake",
+    title: "Handshakes with auth middleware",
+    metric: { name: "handshakes/s", unit: "handshakes/s", better: "higher" },
+    serverEnv: {},
+    params: () => ({ concurrency: 32, sources: 16 }),
+    method: () =>
+      "32 concurrent loops of connect (Authorization header checked by one middleware before the upgrade), accepted, closing handshake. Source addresses spread over 127.0.0.1-16.",
+  },
+  {
+    id: "idle-memory",
+    title: "Memory per idle connection",
+    metric: { name: "bytes per connection", unit: "B/conn", better: "lower" },
+    serverEnv: {},
+    params: (profile) => ({ connections: idleConnections(profile), concurrency: 256, sources: 16, maxHoldMs: 30_000 }),
+    method: (profile) =>
+      `${idleConnections(profile).toLocaleString("en-US")} idle connections on /echo, heartbeat on; server RSS after a full GC with all connected minus RSS after a full GC before, divided by the connections. ` +
+      "The marginal columns measure the second half alone (RSS with all minus RSS with half, over half the connections), which leaves out one-off allocations such as compiled code and heap growth.",
+  },
+];
+
+/** Scenario by id. */
+export function scenario(id: ScenarioId): Scenario {
+  const found = SCENARIOS.find((candidate) => candidate.id === id);
+  if (!found) throw new TypeError(`unknown scenario "${id}"`);
+  return found;
+}

@@ -1,0 +1,100 @@
+/**
+ * The behaviour every benchmark server implements, whatever library it is written with:
+ *
+ * - `/echo`  sends every message back to its sender, text as text and binary as binary.
+ * - `/bcast` is a chat room: every message received is sent to every connection of `/bcast`
+ *            (the sender included).
+ * - `/auth`  runs one auth-like middleware before the upgrade: it checks
+ *            `Authorization: Bearer <AUTH_TOKEN>` (socket.io: the `auth.token` of its handshake),
+ *            refuses with 401 otherwise, records the user on the request, then accepts.
+ * - Heartbeat on everywhere (each library's own mechanism or its documented recipe, 30 s).
+ * - permessage-deflate only when `BENCH_COMPRESSION=1`, with a 128-byte threshold where the
+ *   library has one (the defaults of 1024 would leave the 256-byte scenario uncompressed).
+ *
+ * Process protocol with the runner: listen on 127.0.0.1, port 0; print `READY <port>` on stdout;
+ * answer each `stats` line on stdin with `STATS <json>` (after a full GC when `--expose-gc`).
+ */
+import { createInterface } from "node:readline";
+
+/** Routes of the contract. */
+export type Route = "/echo" | "/bcast" | "/auth";
+
+/** Token the load generator presents on `/auth`. */
+export const AUTH_TOKEN = "bench-token";
+/** Value of the Authorization header on `/auth`. */
+export const AUTH_HEADER = `Bearer ${AUTH_TOKEN}`;
+/** Ping interval of every heartbeat, in milliseconds. */
+export const HEARTBEAT_INTERVAL = 30_000;
+/** Messages shorter than this are sent uncompressed even with permessage-deflate on. */
+export const COMPRESSION_THRESHOLD = 128;
+/** Largest message a server accepts (64 KiB echo plus room). */
+export const MAX_MESSAGE_SIZE = 1 << 20;
+
+/** The user the auth middleware attaches to the request. */
+export interface BenchUser {
+  id: string;
+}
+
+/** Checks the Authorization header value; returns the user or null. */
+export function userFromAuthorization(value: string | undefined): BenchUser | null {
+  return value === AUTH_HEADER ? { id: "bench-user" } : null;
+}
+
+/** Settings the runner passes through the environment. */
+export interface ServerSettings {
+  /** permessage-deflate on (BENCH_COMPRESSION=1). Default off. */
+  compression: boolean;
+}
+
+/** Reads {@link ServerSettings} from the environment. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSettings {
+  return { compression: env.BENCH_COMPRESSION === "1" };
+}
+
+/** Snapshot a server reports on `stats`. */
+export interface ServerStats {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** process.cpuUsage() user + system, microseconds. */
+  cpuMicros: number;
+}
+
+/** Collects garbage (when exposed) and measures memory and CPU. */
+export function collectStats(): ServerStats {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    external: memory.external,
+    arrayBuffers: memory.arrayBuffers,
+    cpuMicros: cpu.user + cpu.system,
+  };
+}
+
+/**
+ * Announces readiness and serves the stdin control channel. Exits when stdin closes,
+ * so a server never outlives its runner.
+ */
+export function announce(port: number): void {
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", (line) => {
+    if (line.trim() === "stats") process.stdout.write(`STATS ${JSON.stringify(collectStats())}\n`);
+  });
+  lines.on("close", () => process.exit(0));
+  process.stdout.write(`READY ${port}\n`);
+}
+
+/** Port of a listening node:net/http server. */
+export function portOf(server: { address(): unknown }): number {
+  const address = server.address();
+  if (address === null || typeof address !== "object" || !("port" in address)) throw new Error("server is not listening");
+  return (address as { port: number }).port;
+}
