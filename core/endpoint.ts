@@ -34,11 +34,12 @@ import {
   type ServerBinding,
 } from "./upgrade.js";
 import type { SocketLike } from "./types.js";
-import type { BrokerChannel, Publication } from "./broker.js";
+import type { BrokerChannel, BrokerHost, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
 import { Broadcast, type Targets } from "./broadcast.js";
+import { Cluster, outcomeOf } from "./cluster.js";
 import { PreparedMessage } from "./prepared.js";
 import { acceptableOffers } from "./negotiation.js";
-import { Rooms, type RoomListener } from "./rooms.js";
+import { Rooms, type RoomListener, type RoomMember } from "./rooms.js";
 import type { DefaultEventMap, EventArgs, EventMap, EventNames } from "./protocol/index.js";
 
 const kAccepted = Symbol("wsmount.accepted");
@@ -124,7 +125,12 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   /** @internal */
   readonly counters = new Counters();
   /** @internal the room index of this process */
-  readonly rooms = new Rooms<Connection<Data, In, Out>>();
+  readonly rooms = new TrackedRooms<Connection<Data, In, Out>>((room) => this.#channel.cluster?.changed("room", room));
+  /**
+   * Questions and acknowledged emits about connections on any process of the endpoint (through the
+   * broker; with the default broker, this process is the whole cluster).
+   */
+  readonly cluster: Cluster<Data, Out>;
   readonly #connections = new Map<string, Connection<Data, In, Out>>();
   readonly #channel: BrokerChannel;
   readonly #wss: WebSocketServer;
@@ -159,7 +165,31 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       this.options.name,
       (publication) => this.deliver(publication),
       (error, stage) => this.reportError(new WsmountError(ErrorCode.BROKER, `wsmount: broker ${stage} failed: ${error.message}`, { cause: error })),
+      this.#brokerHost(),
     );
+    this.cluster = new Cluster<Data, Out>(this.#channel, this.options.ackTimeout);
+  }
+
+  /** What the broker may ask of this process: its presence, and requests for its connections. */
+  #brokerHost(): BrokerHost {
+    return {
+      hasConnection: (id) => this.#connections.has(id),
+      connectionIds: () => this.#connections.keys(),
+      roomSize: (room) => this.rooms.members(room).size,
+      roomNames: () => this.rooms.names(),
+      handle: (id, request) => this.#handleRequest(id, request),
+    };
+  }
+
+  async #handleRequest(id: string, request: ClusterRequest): Promise<RequestOutcome> {
+    const connection = this.#connections.get(id) as Connection<Data, In, DefaultEventMap> | undefined;
+    if (connection === undefined) return { status: "not-found" };
+    if (request.type === "session") return { status: "ok", value: connection.data };
+    try {
+      return { status: "ok", value: await connection.emitWithAck(request.event, request.data, { timeout: request.timeout }) };
+    } catch (error) {
+      return outcomeOf(error);
+    }
   }
 
   /** Sends to rooms or connection ids (each connection is also a room named by its id). */
@@ -435,7 +465,10 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
 
   /** @internal */
   connectionClosed(connection: Connection<Data, In, Out>, code: number, reason: string): void {
-    if (this.#connections.get(connection.id) === connection) this.#connections.delete(connection.id);
+    if (this.#connections.get(connection.id) === connection) {
+      this.#connections.delete(connection.id);
+      this.#channel.cluster?.changed("connection", connection.id);
+    }
     for (const handler of this.#closeHandlers.slice()) this.#callSafely(handler, connection, code, reason);
     if (this.#connections.size === 0) {
       this.#heartbeat.stop();
@@ -603,6 +636,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     const info = new ConnectionRequest(request.url ?? "/", match.params ?? NO_PARAMS, request.headers, request.socket.remoteAddress);
     const connection = new Connection<Data, In, Out>(ws, this, id, data, info, Date.now());
     this.#connections.set(id, connection);
+    this.#channel.cluster?.changed("connection", id);
     this.counters.accepted++;
     this.#heartbeat.start();
     if (this.options.welcome) connection._welcome();
@@ -629,6 +663,28 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   #connectionHandlerFailed(connection: Connection<Data, In, Out>, error: unknown): void {
     this.reportError(handlerFailed(error), connection);
     connection.close(1011, "internal error");
+  }
+}
+
+/** The room index of an endpoint, telling its broker whenever a room's membership here changes. */
+class TrackedRooms<C extends RoomMember> extends Rooms<C> {
+  readonly #changed: (room: string) => void;
+
+  constructor(changed: (room: string) => void) {
+    super();
+    this.#changed = changed;
+  }
+
+  override join(member: C, room: string): boolean {
+    const joined = super.join(member, room);
+    if (joined) this.#changed(room);
+    return joined;
+  }
+
+  override leave(member: C, room: string): boolean {
+    const left = super.leave(member, room);
+    if (left) this.#changed(room);
+    return left;
   }
 }
 

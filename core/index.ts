@@ -29,7 +29,20 @@ export type { EndpointStats } from "./stats.js";
 export type { RefusalReason } from "./handshake.js";
 export type { SendData } from "./types.js";
 export { Broadcast, type Targets } from "./broadcast.js";
-export { memoryBroker, type Broker, type BrokerChannel, type BrokerErrorHandler, type Publication } from "./broker.js";
+export {
+  memoryBroker,
+  type Broker,
+  type BrokerChannel,
+  type BrokerErrorHandler,
+  type BrokerHost,
+  type BrokerStage,
+  type BrokerStats,
+  type ClusterLink,
+  type ClusterRequest,
+  type Publication,
+  type RequestOutcome,
+} from "./broker.js";
+export { Cluster } from "./cluster.js";
 export type { RoomListener } from "./rooms.js";
 export {
   ClientScript,

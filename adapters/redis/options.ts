@@ -1,0 +1,103 @@
+/**
+ * Options of the Redis broker: defaults and validation, once, into a frozen object.
+ * @module
+ */
+import type { Redis, RedisOptions } from "ioredis";
+import { InvalidOptionError } from "../../core/index.js";
+
+/** Options of {@link redisBroker}. */
+export interface RedisBrokerOptions {
+  /**
+   * Prefix of every Redis channel and key the broker uses (required). Processes share rooms and
+   * broadcasts when they share the prefix and the endpoint's `name`; give each application its own,
+   * so that two applications on one Redis never bridge by accident.
+   */
+  prefix: string;
+  /**
+   * An ioredis client to take the connection settings from (host, TLS, password, Sentinel...). The
+   * broker opens its own two connections with `client.duplicate()`, one to publish and query, one to
+   * subscribe; it never sends a command on this client and never closes it. @defaultValue none
+   */
+  client?: Redis;
+  /** The Redis URL, when no `client` is given. @defaultValue "redis://127.0.0.1:6379" */
+  url?: string;
+  /** More ioredis options for the broker's connections, e.g. `retryStrategy`. @defaultValue none */
+  redis?: RedisOptions;
+  /** Milliseconds between two heartbeats of a process. @defaultValue 5000 */
+  heartbeatInterval?: number;
+  /**
+   * Milliseconds after its last heartbeat when a process that stopped (crashed, killed, cut off from
+   * Redis) no longer counts: its connections leave cluster-wide queries within this time. Must be
+   * more than `heartbeatInterval`. @defaultValue 15000
+   */
+  nodeTimeout?: number;
+  /**
+   * Milliseconds to wait for another process's answer (a session, or a Redis reply); acknowledged
+   * emits wait their own timeout plus this. @defaultValue 5000
+   */
+  requestTimeout?: number;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedRedisOptions {
+  readonly prefix: string;
+  readonly client: Redis | undefined;
+  readonly url: string | undefined;
+  readonly redis: RedisOptions;
+  readonly heartbeatInterval: number;
+  readonly nodeTimeout: number;
+  readonly requestTimeout: number;
+}
+
+const KNOWN = ["prefix", "client", "url", "redis", "heartbeatInterval", "nodeTimeout", "requestTimeout"];
+
+/** Validates `options` and fills in defaults; throws a `TypeError` naming the first bad option. */
+export function resolveRedisOptions(options: RedisBrokerOptions): ResolvedRedisOptions {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new InvalidOptionError("options", "an object with at least a prefix, e.g. { prefix: \"myapp\" }", options);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.includes(key)) throw new InvalidOptionError(key, `one of the known options (${KNOWN.join(", ")})`, "an unknown option");
+  }
+  const { prefix, client, url, redis } = options;
+  if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 200 || /\s/.test(prefix)) {
+    throw new InvalidOptionError(
+      "prefix",
+      "a non-empty string without spaces, at most 200 characters, naming your application (two applications sharing a Redis must not share it)",
+      prefix,
+    );
+  }
+  if (client !== undefined && (client === null || typeof client !== "object" || typeof (client as Redis).duplicate !== "function")) {
+    throw new InvalidOptionError("client", "an ioredis client (new Redis(...))", client);
+  }
+  if (url !== undefined && (typeof url !== "string" || !/^rediss?:\/\//.test(url))) {
+    throw new InvalidOptionError("url", "a redis:// or rediss:// URL", url);
+  }
+  if (client !== undefined && url !== undefined) throw new InvalidOptionError("url", "left out when a client is given", url);
+  if (redis !== undefined && (redis === null || typeof redis !== "object" || Array.isArray(redis))) {
+    throw new InvalidOptionError("redis", "an object of ioredis options", redis);
+  }
+  const heartbeatInterval = ms(options, "heartbeatInterval", 5000);
+  const nodeTimeout = ms(options, "nodeTimeout", Math.max(15_000, 3 * heartbeatInterval));
+  if (nodeTimeout <= heartbeatInterval) {
+    throw new InvalidOptionError("nodeTimeout", `more than heartbeatInterval (${heartbeatInterval}); three times as much is a good choice`, nodeTimeout);
+  }
+  return Object.freeze({
+    prefix,
+    client,
+    url,
+    redis: { ...redis },
+    heartbeatInterval,
+    nodeTimeout,
+    requestTimeout: ms(options, "requestTimeout", 5000),
+  });
+}
+
+function ms(options: object, name: string, fallback: number): number {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > 2_147_483_647) {
+    throw new InvalidOptionError(name, "an integer number of milliseconds > 0", value);
+  }
+  return value;
+}

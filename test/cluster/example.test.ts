@@ -1,0 +1,103 @@
+/**
+ * examples/cluster as a user runs it: the launcher starts a private redis-server and three processes of
+ * the chat demo; people on different processes chat in one room.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until, within } from "../helpers/client.js";
+import { ProtocolClient } from "../helpers/protocol-client.js";
+import { eventually, findRedisServer } from "./harness.js";
+
+const redisBinary = findRedisServer();
+
+describe.skipIf(redisBinary === null)("examples/cluster/launch.ts", () => {
+  let launcher: ChildProcess;
+  let urls: string[] = [];
+  let output = "";
+  const clients: ProtocolClient[] = [];
+
+  beforeAll(async () => {
+    launcher = spawn(process.execPath, ["--import", "tsx", "examples/cluster/launch.ts", "--start-redis", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    launcher.stderr!.on("data", (chunk: Buffer) => (output += chunk));
+    urls = await within(
+      new Promise<string[]>((resolve, reject) => {
+        launcher.stdout!.on("data", (chunk: Buffer) => {
+          output += chunk;
+          const match = /ready: (.+) \(Redis/.exec(output);
+          if (match) resolve(match[1]!.split(" "));
+        });
+        launcher.once("exit", (code) => reject(new Error(`the launcher exited (${code}): ${output}`)));
+      }),
+      "the cluster to be ready",
+      30_000,
+    );
+  }, 40_000);
+
+  afterAll(() => {
+    for (const client of clients) client.close();
+    if (launcher.exitCode === null) launcher.kill("SIGKILL");
+  });
+
+  /** A person in the chat demo, on process `index`. */
+  async function enter(index: number, name: string): Promise<ProtocolClient> {
+    const client = await ProtocolClient.connect(`${urls[index]!.replace("http", "ws")}/chat`);
+    clients.push(client);
+    expect(await client.call("hello", { name })).toMatchObject({ kind: "ack", result: { me: { name } } });
+    return client;
+  }
+
+  it("starts three processes of the chat demo on their own ports that make one chat", async () => {
+    expect(urls).toHaveLength(3);
+    expect(new Set(urls).size).toBe(3);
+    const ann = await enter(0, "ann");
+    const bob = await enter(1, "bob");
+    const cat = await enter(2, "cat");
+    for (const client of [ann, bob, cat]) expect(await client.call("join", "lobby")).toMatchObject({ kind: "ack", result: { room: "lobby" } });
+
+    // Presence travels between processes: each one ends up listing all three in the lobby.
+    for (const client of [ann, bob, cat]) {
+      await until(
+        () => client.events("members").some((update) => (update as { room: string; members: unknown[] }).room === "lobby" && (update as { members: unknown[] }).members.length === 3),
+        "the lobby to list three members",
+      );
+    }
+
+    const sent = await bob.call("send", { room: "lobby", text: "hello from the second process" });
+    expect(sent).toMatchObject({ kind: "ack", result: { text: "hello from the second process", from: { name: "bob" } } });
+    for (const client of [ann, bob, cat]) {
+      const [message] = await client.waitForEvents("message", 1);
+      expect(message).toMatchObject({ room: "lobby", text: "hello from the second process", from: { name: "bob" } });
+    }
+    // Someone who arrives later on another process gets the history, kept across processes.
+    const dan = await enter(0, "dan");
+    const joined = await dan.call("join", "lobby");
+    expect(joined).toMatchObject({ kind: "ack", result: { history: [{ text: "hello from the second process" }] } });
+  });
+
+  it("serves the page and a health check on every process", async () => {
+    for (const url of urls) {
+      expect((await fetch(`${url}/`)).status).toBe(200);
+      expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ ok: true });
+    }
+  });
+
+  it("stops every process and the private Redis on SIGTERM", async () => {
+    const exited = new Promise<number | null>((resolve) => launcher.once("exit", resolve));
+    launcher.kill("SIGTERM");
+    expect(await within(exited, "the launcher to exit", 10_000)).toBe(0);
+    await until(() => clients.every((client) => client.ws.readyState === client.ws.CLOSED), "the clients to be closed");
+    const refused = await fetch(`${urls[0]}/healthz`).then(
+      () => false,
+      () => true,
+    );
+    expect(refused).toBe(true);
+    const redisPort = Number(/\(Redis redis:\/\/127\.0\.0\.1:(\d+)\)/.exec(output)?.[1]);
+    const redisGone = await new Promise<boolean>((resolve) => {
+      const socket = connect(redisPort, "127.0.0.1");
+      socket.once("connect", () => (socket.destroy(), resolve(false)));
+      socket.once("error", () => resolve(true));
+    });
+    expect(redisGone).toBe(true);
+  });
+});
