@@ -7,6 +7,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import {
   Endpoint,
+  requireFunction,
   createClientScript,
   type ClientScriptOptions,
   type ConnectionHandler,
@@ -22,7 +23,7 @@ export class ExpressWebSocket<Data = unknown, In extends EventMap = DefaultEvent
    * A plain GET (no upgrade) gets `426 Upgrade Required`.
    */
   handler(onConnection: ConnectionHandler<Data, Request, In, Out>): RequestHandler {
-    if (typeof onConnection !== "function") throw new TypeError(`wsmount: handler(onConnection) needs a function; got ${typeof onConnection}`);
+    requireFunction(onConnection, "handler(onConnection)");
     return (req: Request, res: Response, _next: NextFunction) => {
       if (this.accept(req, { onConnection, context: req, params: req.params as Record<string, string> })) return;
       const answer = this.plainResponse(req);

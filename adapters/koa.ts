@@ -8,6 +8,8 @@
 import type { Context, Middleware, Next } from "koa";
 import {
   Endpoint,
+  requireFunction,
+  requirePath,
   createClientScript,
   type ClientScriptOptions,
   type ConnectionHandler,
@@ -23,7 +25,7 @@ export class KoaWebSocket<Data = unknown, In extends EventMap = DefaultEventMap,
    * `onConnection(connection, ctx)`. A plain GET gets `426 Upgrade Required`.
    */
   handler(onConnection: ConnectionHandler<Data, Context, In, Out>): Middleware {
-    if (typeof onConnection !== "function") throw new TypeError(`wsmount: handler(onConnection) needs a function; got ${typeof onConnection}`);
+    requireFunction(onConnection, "handler(onConnection)");
     return (ctx: Context) => this.#serve(ctx, onConnection);
   }
 
@@ -32,8 +34,8 @@ export class KoaWebSocket<Data = unknown, In extends EventMap = DefaultEventMap,
    * the next middleware.
    */
   middleware(path: string, onConnection: ConnectionHandler<Data, Context, In, Out>): Middleware {
-    if (typeof path !== "string" || !path.startsWith("/")) throw new TypeError(`wsmount: middleware(path) needs a path starting with "/"; got ${String(path)}`);
-    if (typeof onConnection !== "function") throw new TypeError(`wsmount: middleware(path, onConnection) needs a function; got ${typeof onConnection}`);
+    requirePath(path, "middleware(path)");
+    requireFunction(onConnection, "middleware(path, onConnection)");
     return (ctx: Context, next: Next) => (ctx.path === path ? this.#serve(ctx, onConnection) : next());
   }
 
@@ -74,9 +76,7 @@ export interface KoaClientScriptOptions extends ClientScriptOptions {
  */
 export function clientScript(options: KoaClientScriptOptions = {}): Middleware {
   const { path, ...scriptOptions } = options;
-  if (path !== undefined && (typeof path !== "string" || !path.startsWith("/"))) {
-    throw new TypeError(`wsmount: option "path" must be a path starting with "/"; got ${String(path)}`);
-  }
+  if (path !== undefined) requirePath(path, 'option "path"');
   const script = createClientScript(scriptOptions);
   return (ctx: Context, next: Next) => {
     if (path !== undefined && ctx.path !== path) return next();

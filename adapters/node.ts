@@ -6,6 +6,8 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import {
   Endpoint,
+  requireFunction,
+  requirePath,
   createClientScript,
   type ClientScriptOptions,
   type ConnectionHandler,
@@ -29,8 +31,8 @@ export class NodeWebSocket<Data = unknown, In extends EventMap = DefaultEventMap
    */
   override attach(server: Server, mount?: MountOptions | Parameters<Endpoint<Data, In, Out>["attach"]>[1], onConnection?: ConnectionHandler<Data, IncomingMessage, In, Out>): this {
     if (mount === undefined || !("path" in mount)) return super.attach(server, mount);
-    if (typeof mount.path !== "string" || !mount.path.startsWith("/")) throw new TypeError(`wsmount: option "path" must be a path starting with "/"; got ${String(mount.path)}`);
-    if (typeof onConnection !== "function") throw new TypeError(`wsmount: attach(server, { path }, onConnection) needs a function; got ${typeof onConnection}`);
+    requirePath(mount.path, 'option "path"');
+    requireFunction(onConnection, "attach(server, { path }, onConnection)");
     this.mountPath(server, mount.path, onConnection, (request) => request);
     return this;
   }
@@ -57,9 +59,7 @@ export interface NodeClientScriptOptions extends ClientScriptOptions {
  */
 export function clientScript(options: NodeClientScriptOptions = {}): (request: IncomingMessage, response: ServerResponse) => boolean {
   const { path, ...scriptOptions } = options;
-  if (path !== undefined && (typeof path !== "string" || !path.startsWith("/"))) {
-    throw new TypeError(`wsmount: option "path" must be a path starting with "/"; got ${String(path)}`);
-  }
+  if (path !== undefined) requirePath(path, 'option "path"');
   const script = createClientScript(scriptOptions);
   return (request, response) => {
     if (path !== undefined && pathOf(request.url) !== path) return false;

@@ -68,3 +68,4 @@ export {
   type EventNames,
   type JsonValue,
 } from "./protocol/index.js";
+export { requireFunction, requirePath } from "./arguments.js";
