@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
-import { websocket as ex } from "../../adapters/express.ts";
-import { websocket as koa, clientScript } from "../../adapters/koa.ts";
-import { websocket as node } from "../../adapters/node.ts";
+import { websocket as ex } from "../../adapters/express.js";
+import { websocket as koa, clientScript } from "../../adapters/koa.js";
+import { websocket as node } from "../../adapters/node.js";
 import { createServer } from "node:http";
 it("refuses bad adapter arguments with named TypeErrors", () => {
   expect(() => ex().handler("x" as never)).toThrow(/handler\(onConnection\) needs a function/);
