@@ -90,9 +90,11 @@ function wrapRoute(endpoint: FastifyWebSocket, route: RouteOptions): void {
     throw new TypeError(`wsmount: { websocket: true } routes must be GET routes; ${route.url} is ${methods.join(", ")}`);
   }
   const onConnection = route.handler as unknown as WebSocketRouteHandler;
-  route.handler = function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+  // `request.server` is the instance the route belongs to: the `this` Fastify gives route handlers.
+  const callHandler = (connection: Connection, request: FastifyRequest) => onConnection.call(request.server, connection, request);
+  route.handler = function (request: FastifyRequest, reply: FastifyReply) {
     const match = {
-      onConnection: (connection: Connection, context: FastifyRequest) => onConnection.call(this, connection, context),
+      onConnection: callHandler,
       context: request,
       params: request.params as Record<string, string>,
       // Fastify keeps reply.header() values off the raw response until it sends.

@@ -2,7 +2,7 @@
  * A WebSocket connection: the only code that touches the `ws` instance after the 101.
  * @module
  */
-import { addListener } from "./listeners.js";
+import { removerOf, withListener } from "./listeners.js";
 import { pathnameOf, queryOf } from "./handshake.js";
 import type { Writable } from "node:stream";
 import { ErrorCode, WsmountError, type ErrorCodeValue } from "./errors.js";
@@ -248,22 +248,22 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** Adds a handler for received messages. Returns a function that removes it. */
   onMessage(handler: MessageHandler): () => void {
-    return addListener((this.#messageHandlers ??= []), handler);
+    return removerOf((this.#messageHandlers = withListener(this.#messageHandlers, handler)), handler);
   }
 
   /** Adds a handler for the connection's close. */
   onClose(handler: CloseHandler): () => void {
-    return addListener((this.#closeHandlers ??= []), handler);
+    return removerOf((this.#closeHandlers = withListener(this.#closeHandlers, handler)), handler);
   }
 
   /** Adds a handler for the connection's errors. */
   onError(handler: ErrorHandler): () => void {
-    return addListener((this.#errorHandlers ??= []), handler);
+    return removerOf((this.#errorHandlers = withListener(this.#errorHandlers, handler)), handler);
   }
 
   /** Adds a handler for pongs. */
   onPong(handler: PongHandler): () => void {
-    return addListener((this.#pongHandlers ??= []), handler);
+    return removerOf((this.#pongHandlers = withListener(this.#pongHandlers, handler)), handler);
   }
 
   /**

@@ -10,6 +10,7 @@ import { Connection, ConnectionRequest, type ConnectionHost } from "./connection
 import { ErrorCode, HandshakeRejection, WsmountError } from "./errors.js";
 import {
   checkHandshake,
+  connectionHeaders,
   isAllowedOrigin,
   isForwardableHeader,
   isSameOrigin,
@@ -633,7 +634,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   }
 
   #open<Context>(ws: SocketLike, request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>, id: string, data: Data): void {
-    const info = new ConnectionRequest(request.url ?? "/", match.params ?? NO_PARAMS, request.headers, request.socket.remoteAddress);
+    const info = new ConnectionRequest(request.url ?? "/", paramsToKeep(match.params), connectionHeaders(request.headers), request.socket.remoteAddress);
     const connection = new Connection<Data, In, Out>(ws, this, id, data, info, Date.now());
     this.#connections.set(id, connection);
     this.#channel.cluster?.changed("connection", id);
@@ -695,6 +696,12 @@ export function createEndpoint<Data = unknown, In extends EventMap = DefaultEven
   return new Endpoint<Data, In, Out>(options);
 }
 
+/** A router's params, or one shared empty object instead of a per-request one on routes without params. */
+function paramsToKeep(params: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
+  if (params !== undefined) for (const _ in params) return params;
+  return NO_PARAMS;
+}
+
 function chosenProtocol(_offered: Set<string>, request: IncomingMessage): string | false {
   return (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted]?.protocol ?? false;
 }
@@ -703,7 +710,8 @@ function addAcceptedHeaders(headers: string[], request: IncomingMessage): void {
   const accepted = (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted];
   if (accepted === undefined) return;
   for (const line of accepted.headerLines) headers.push(line);
-  delete (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted];
+  // Not `delete`, which would turn the request into a slow dictionary object.
+  (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted] = undefined;
 }
 
 function deflateOptions(options: ResolvedOptions<unknown>): false | Record<string, unknown> {

@@ -46,7 +46,8 @@ export function isEnvelopeBytes(data: Buffer): boolean {
 /** The events side of one connection, created on first use. */
 export class EventState {
   readonly #handlers = new Map<string, AnyEventHandler[]>();
-  readonly #waiting = new Map<number, Waiting>();
+  // Made on the first emitWithAck: most connections never wait for an answer.
+  #waiting: Map<number, Waiting> | null = null;
   #nextAckId = 0;
 
   /** Adds a handler for `event`; returns its remover. */
@@ -88,12 +89,12 @@ export class EventState {
       }
       if (timeout > 0) {
         waiting.timer = setTimeout(() => {
-          this.#waiting.delete(ackId);
+          this.#waiting?.delete(ackId);
           const error = new AckError(event, AckErrorCode.timeout, `wsmount: no acknowledgement for "${event}" within ${timeout} ms`);
           reject(error);
         }, timeout);
       }
-      this.#waiting.set(ackId, waiting);
+      (this.#waiting ??= new Map()).set(ackId, waiting);
     });
   }
 
@@ -106,10 +107,10 @@ export class EventState {
         return;
       case "ack":
       case "ackError": {
-        const waiting = this.#waiting.get(message.ackId);
+        const waiting = this.#waiting?.get(message.ackId);
         // An answer nobody waits for (late, or unknown) is ignored (docs/protocol.md section 5).
         if (waiting === undefined) return;
-        this.#waiting.delete(message.ackId);
+        this.#waiting!.delete(message.ackId);
         if (waiting.timer !== null) clearTimeout(waiting.timer);
         if (message.kind === "ack") waiting.resolve(message.result);
         else waiting.reject(new RemoteError(waiting.event, message.error.message, message.error.code));
@@ -134,8 +135,10 @@ export class EventState {
 
   /** Rejects every call still waiting: the connection closed. */
   closed(): void {
-    for (const [ackId, waiting] of this.#waiting) {
-      this.#waiting.delete(ackId);
+    const all = this.#waiting;
+    if (all === null) return;
+    for (const [ackId, waiting] of all) {
+      all.delete(ackId);
       if (waiting.timer !== null) clearTimeout(waiting.timer);
       waiting.reject(new AckError(waiting.event, AckErrorCode.disconnected, `wsmount: the connection closed before "${waiting.event}" was acknowledged`));
     }
@@ -179,7 +182,7 @@ export class EventState {
     // Count up, wrap after 2^31 - 1, skip ids still waiting.
     do {
       this.#nextAckId = this.#nextAckId >= MAX_ACK_ID ? 0 : this.#nextAckId + 1;
-    } while (this.#waiting.has(this.#nextAckId));
+    } while (this.#waiting?.has(this.#nextAckId) === true);
     return this.#nextAckId;
   }
 }

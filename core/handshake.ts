@@ -3,7 +3,7 @@
  * they never write to a socket.
  * @module
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 
 /** A refusal the caller writes as an HTTP response. */
 export interface Refusal {
@@ -179,4 +179,20 @@ const NOT_FORWARDED = new Set([
 export function isForwardableHeader(name: string): boolean {
   const lower = name.toLowerCase();
   return !NOT_FORWARDED.has(lower) && !lower.startsWith("sec-websocket-");
+}
+
+/** Request headers only the handshake itself uses; the rest of the request's headers stay with the connection. */
+const HANDSHAKE_ONLY = new Set(["connection", "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"]);
+
+/**
+ * The headers a connection keeps of its request: all but {@link HANDSHAKE_ONLY}, in a new object, so
+ * that neither the request's own headers object nor the handshake's values (the key, for one) stay in
+ * memory for the connection's life.
+ */
+export function connectionHeaders(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+  const kept: Record<string, string | string[] | undefined> = {};
+  for (const name in headers) {
+    if (!HANDSHAKE_ONLY.has(name)) kept[name] = headers[name];
+  }
+  return kept;
 }

@@ -11,6 +11,11 @@ import type { Socket } from "node:net";
 import { isWebSocketUpgrade, pathnameOf } from "./handshake.js";
 
 const kPending = Symbol("wsmount.pendingUpgrade");
+/**
+ * The pending upgrade of each socket still in its handshake. A map rather than a property on the
+ * socket, which would stay on it (and take room) for the WebSocket's whole life.
+ */
+const pendingBySocket = new Map<Duplex, PendingUpgrade>();
 
 /** Where a pending upgrade stands. */
 export const UpgradeState = {
@@ -125,15 +130,18 @@ export class ServerBinding {
     }
 
     const shared = this.#server.listenerCount("upgrade") > 1;
-    const routed = [...this.#routed].filter((a) => a.shouldHandle === undefined || a.shouldHandle(request));
+    let timeout = -1;
+    for (const attachment of this.#routed) {
+      if (attachment.shouldHandle === undefined || attachment.shouldHandle(request)) timeout = Math.max(timeout, attachment.handshakeTimeout);
+    }
     const handlers = this.#server.listeners("request") as Array<(req: IncomingMessage, res: ServerResponse) => void>;
-    if (routed.length === 0 || handlers.length === 0) {
+    if (timeout < 0 || handlers.length === 0) {
       // Not ours: leave it to the other 'upgrade' listeners, or refuse it if there are none.
       if (!shared) writeResponse(socket, 404, {}, "Not Found");
       return;
     }
 
-    track(request, pending, Math.max(...routed.map((a) => a.handshakeTimeout)));
+    track(request, pending, timeout);
     const response = createUpgradeResponse(request, shared);
     pending.response = response;
     response.assignSocket(socket as Socket);
@@ -145,7 +153,9 @@ export class ServerBinding {
         finishPending(pending);
         writeResponse(socket, 500, {}, "Internal Server Error");
       }
-      for (const attachment of routed) attachment.reportError(error);
+      for (const attachment of this.#routed) {
+        if (attachment.shouldHandle === undefined || attachment.shouldHandle(request)) attachment.reportError(error);
+      }
     }
   }
 }
@@ -172,7 +182,7 @@ function writeHeadOrRelease(this: ServerResponse, statusCode: number, ...rest: u
 
 function track(request: IncomingMessage, pending: PendingUpgrade, timeout: number): void {
   (request as IncomingMessage & { [kPending]?: PendingUpgrade })[kPending] = pending;
-  (pending.socket as Duplex & { [kPending]?: PendingUpgrade })[kPending] = pending;
+  pendingBySocket.set(pending.socket, pending);
   pending.socket.once("close", socketOnClose);
   pending.timer = setTimeout(onHandshakeTimeout, timeout, pending);
 }
@@ -202,8 +212,7 @@ export function finishPending(pending: PendingUpgrade): void {
   if (pending.timer !== null) clearTimeout(pending.timer);
   pending.timer = null;
   pending.socket.removeListener("close", socketOnClose);
-  // The socket outlives the handshake as the WebSocket's: it must not keep the record alive.
-  (pending.socket as Duplex & { [kPending]?: PendingUpgrade })[kPending] = undefined;
+  pendingBySocket.delete(pending.socket);
   const response = pending.response;
   if (response !== null) {
     pending.response = null;
@@ -264,7 +273,7 @@ function onHandshakeTimeout(pending: PendingUpgrade): void {
 
 function responseOnFinish(this: ServerResponse): void {
   const socket = this.socket;
-  const pending = socket ? (socket as Duplex & { [kPending]?: PendingUpgrade })[kPending] : undefined;
+  const pending = socket ? pendingBySocket.get(socket) : undefined;
   if (pending !== undefined && pending.state === UpgradeState.Routing) {
     finishPending(pending);
     // The framework answered instead of upgrading: that response is the whole exchange.
@@ -274,7 +283,7 @@ function responseOnFinish(this: ServerResponse): void {
 }
 
 function socketOnClose(this: Duplex): void {
-  const pending = (this as Duplex & { [kPending]?: PendingUpgrade })[kPending];
+  const pending = pendingBySocket.get(this);
   if (pending !== undefined && pending.state !== UpgradeState.Done && pending.state !== UpgradeState.Released) finishPending(pending);
 }
 

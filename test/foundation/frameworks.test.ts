@@ -65,6 +65,20 @@ describe("fastify", () => {
     ws.terminate();
   });
 
+  it("calls the handler with the route's own (encapsulated) instance as `this`", async () => {
+    const [, port] = await fastifyApp(async (app) => {
+      await app.register(async (child) => {
+        child.decorate("greeting", "hello from the child instance");
+        child.get("/echo", { websocket: true }, function (conn) {
+          conn.send((this as FastifyInstance & { greeting: string }).greeting);
+        });
+      });
+    });
+    const { ws } = await open(`ws://127.0.0.1:${port}/echo`);
+    expect((await nextMessage(ws)).data.toString()).toBe("hello from the child instance");
+    ws.terminate();
+  });
+
   it("refuses to declare a non-GET websocket route", async () => {
     const app = Fastify();
     await app.register(fastifyWebSocket);

@@ -287,6 +287,28 @@ describe.each(mounts)("$name", (style) => {
       expect(params).toEqual({ room: "lobby" });
     });
 
+    it("keeps the request's url, address and headers on the connection, without the handshake-only headers", async () => {
+      const seen: Array<Connection["request"]> = [];
+      await start({ subprotocols: ["chat"] }, (connection) => {
+        connection.onMessage(() => {
+          seen.push(connection.request);
+          connection.send("seen");
+        });
+      });
+      const { ws } = await client("/echo?room=lobby&x=1", "chat", { headers: { "x-trace": "t-1", cookie: "sid=abc" }, perMessageDeflate: true });
+      ws.send("later");
+      await nextMessage(ws);
+      const info = seen[0]!;
+      expect(info.url).toBe("/echo?room=lobby&x=1");
+      expect(info.path).toBe("/echo");
+      expect(info.query).toEqual({ room: "lobby", x: "1" });
+      expect(info.remoteAddress).toBe("127.0.0.1");
+      expect(info.headers).toMatchObject({ host: `127.0.0.1:${new URL(app!.url()).port}`, "x-trace": "t-1", cookie: "sid=abc", "sec-websocket-protocol": "chat" });
+      for (const name of ["connection", "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"]) {
+        expect(info.headers).not.toHaveProperty(name);
+      }
+    });
+
     it.skipIf(!style.middleware)("answers a plain GET on a WebSocket route with 426", async () => {
       await start({});
       const response = await request(app!.server).get("/echo");
