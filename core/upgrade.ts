@@ -145,7 +145,7 @@ export class ServerBinding {
     const response = createUpgradeResponse(request, shared);
     pending.response = response;
     response.assignSocket(socket as Socket);
-    response.once("finish", responseOnFinish);
+    response.on("finish", responseOnFinish);
     try {
       for (const handler of handlers) handler.call(this.#server, request, response);
     } catch (error) {
@@ -183,7 +183,8 @@ function writeHeadOrRelease(this: ServerResponse, statusCode: number, ...rest: u
 function track(request: IncomingMessage, pending: PendingUpgrade, timeout: number): void {
   (request as IncomingMessage & { [kPending]?: PendingUpgrade })[kPending] = pending;
   pendingBySocket.set(pending.socket, pending);
-  pending.socket.once("close", socketOnClose);
+  // `on`, not `once`: finishPending removes it, and a plain listener is cheaper to add and to find.
+  pending.socket.on("close", socketOnClose);
   pending.timer = setTimeout(onHandshakeTimeout, timeout, pending);
 }
 

@@ -6,7 +6,7 @@
 import { ratio, type Cell } from "./aggregate.js";
 import { formatNumber, formatRatio } from "./format.js";
 import type { Scenario } from "./scenarios.js";
-import type { Target, TargetGroup } from "./targets.js";
+import { runsIn, type Target, type TargetGroup } from "./targets.js";
 
 const COLORS: Record<TargetGroup, string> = { wsmount: "#2563eb", baseline: "#111827", peer: "#9ca3af", native: "#d97706" };
 const PANEL_WIDTH = 470;
@@ -92,7 +92,7 @@ export function renderChart(options: {
   quick: boolean;
 }): string {
   const { scenarios, targets, cells, unavailable, caption, quick } = options;
-  const panelHeight = PANEL_HEAD + targets.length * ROW + 8;
+  const panelHeight = PANEL_HEAD + Math.max(...scenarios.map((scenario) => targets.filter((target) => runsIn(target, scenario.id)).length)) * ROW + 8;
   const rows = Math.ceil(scenarios.length / COLUMNS);
   const width = COLUMNS * PANEL_WIDTH + (COLUMNS - 1) * GAP + 2 * GAP;
   const legendY = 30;
@@ -115,7 +115,7 @@ export function renderChart(options: {
     .map((scenario, index) => {
       const x = GAP + (index % COLUMNS) * (PANEL_WIDTH + GAP);
       const y = top + Math.floor(index / COLUMNS) * (panelHeight + GAP);
-      return `<g transform="translate(${x} ${y})">\n${panel(scenario, targets, cells.get(scenario.id) ?? new Map(), unavailable)}\n</g>`;
+      return `<g transform="translate(${x} ${y})">\n${panel(scenario, targets.filter((target) => runsIn(target, scenario.id)), cells.get(scenario.id) ?? new Map(), unavailable)}\n</g>`;
     })
     .join("\n");
   return [

@@ -10,7 +10,7 @@ import { formatBytes, formatNumber, formatPercent, formatRatio } from "./format.
 import type { MachineInfo } from "./machine.js";
 import type { RunRecord } from "./runner.js";
 import { SCENARIOS, type Profile, type Scenario } from "./scenarios.js";
-import { TARGETS, type Target } from "./targets.js";
+import { TARGETS, runsIn, type Target } from "./targets.js";
 
 /** Everything one invocation of the benchmark produced (saved as bench/out/run-*.json). */
 export interface RunFile {
@@ -39,7 +39,7 @@ function buildCells(file: RunFile, scenarios: readonly Scenario[], targets: read
   const cells: Cells = new Map();
   for (const scenario of scenarios) {
     const row = new Map<string, Cell>();
-    for (const target of targets) row.set(target.id, cellFor(file.records, scenario.id, target.id));
+    for (const target of targets) if (runsIn(target, scenario.id)) row.set(target.id, cellFor(file.records, scenario.id, target.id));
     cells.set(scenario.id, row);
   }
   return cells;
@@ -273,7 +273,7 @@ export function writeReport(file: RunFile, paths: { markdown: string; svg: strin
     "## Targets from the issue",
     checksSection(outcomes, targets, scenarios, file.profile),
     "## Results",
-    ...scenarios.flatMap((scenario) => [`### ${scenario.title}`, scenario.method(file.profile), scenarioTable(scenario, targets, cells.get(scenario.id)!, unavailable)]),
+    ...scenarios.flatMap((scenario) => [`### ${scenario.title}`, scenario.method(file.profile), scenarioTable(scenario, targets.filter((target) => runsIn(target, scenario.id)), cells.get(scenario.id)!, unavailable)]),
     "(!) = the load generator used more than 90% of its core: that number may be capped by the client. (*) = the server's main thread waited for its core more than 10% of the window (time runnable but not running, from `/proc/<pid>/schedstat`): other work on the machine competed with it.",
     probesSection(cells, targets),
     methodSection(file, scenarios, targets),

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ProtocolName } from "../load/client.js";
+import type { ScenarioId } from "../load/spec.js";
 
 /** How a target is drawn and grouped in the report. */
 export type TargetGroup = "wsmount" | "baseline" | "peer" | "native";
@@ -20,6 +21,13 @@ export interface Target {
   files?: string[];
   /** Shown under the results. */
   note?: string;
+  /** Only these scenarios (a control measured where it explains a result); all when absent. */
+  scenarios?: readonly ScenarioId[];
+}
+
+/** True when `target` is measured in the scenario `id`. */
+export function runsIn(target: Target, id: ScenarioId): boolean {
+  return target.scenarios === undefined || target.scenarios.includes(id);
 }
 
 const WSMOUNT_NOTE =
@@ -69,6 +77,16 @@ export const TARGETS: readonly Target[] = [
     note: WSMOUNT_NOTE,
   },
   { id: "ws", label: "raw ws", group: "baseline", server: "bench/servers/ws.ts", protocol: "ws", packages: ["ws"] },
+  {
+    id: "ws-express-loaded",
+    label: "raw ws, Express loaded",
+    group: "baseline",
+    server: "bench/servers/ws-express-loaded.ts",
+    protocol: "ws",
+    packages: ["ws", "express"],
+    scenarios: ["echo-binary"],
+    note: "Control for the 64 KiB echo: the raw ws server, unchanged, in a process that has also loaded Express (imported, never used). It shows what a framework's mere presence in the process does to that scenario.",
+  },
   {
     id: "express-ws",
     label: "express-ws",
