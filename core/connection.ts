@@ -40,7 +40,7 @@ export interface RequestInfo {
   readonly query: Readonly<Record<string, string>>;
   /** Route parameters from the framework's router. */
   readonly params: Readonly<Record<string, string>>;
-  /** The request headers (lower-case names). */
+  /** The request headers (lower-case names), without those only the handshake uses: `connection`, `upgrade`, `sec-websocket-key`, `sec-websocket-version`, `sec-websocket-extensions` (see `protocol` and `extensions` of the connection). */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The peer's IP address. */
   readonly remoteAddress: string | undefined;
