@@ -9,33 +9,38 @@ import type { CheckKind } from "./checks.js";
 
 export const EXPLANATIONS: Partial<Record<CheckKind, string>> = {
   echo:
-    "wsmount corks each socket it writes to until the end of the event-loop pass, so all the replies a connection gets in one pass leave " +
-    "in one write: with many messages in flight that makes small-message echo cheaper than raw ws, which writes each reply on its own. " +
-    "For 64 KiB messages that saving is small next to copying and unmasking the payload, and wsmount's remaining per-message work " +
-    "(text decoded to a string and encoded again, the events-prefix check, counters) is not what separates the results: in this run " +
-    "the framework targets' server waited for its core for about 40% of the window and the spread between runs (49%) is larger than the " +
-    "differences, while the node:http target, with the same per-message code, measured 1.32x raw ws. The 64 KiB result is inconclusive " +
-    "on this shared 2-core machine rather than a measured loss.",
+    "Small messages: wsmount corks each socket it writes to until the end of the event-loop pass, so all the replies a connection gets in one pass " +
+    "leave in one write, where raw ws writes each reply on its own. 64 KiB messages: the per-message code is the same through every adapter, and " +
+    "through node:http it leads raw ws. What holds the framework targets back is the framework being in the process at all: the control " +
+    "target \"raw ws, Express loaded\" is the raw ws server, unchanged, in a process that has only imported Express, and it loses as much " +
+    "against raw ws as the framework targets do (see its row). In a --trace-gc check the raw ws server ran 1 mark-compact in a 3 s window of this " +
+    "scenario, and 130 with Express imported (with the wsmount node:http server: 1, and 101 with Express imported): with a few MB more of " +
+    "code and objects in the old generation, the stream of 64 KiB buffers makes V8 start a full incremental marking every few milliseconds, " +
+    "and its helper threads compete with the main thread for the one core (the \"server waited\" column). --max-semi-space-size from 4 to 32 " +
+    "MB did not change that. Whether a given framework process tips over varies between runs (the spread column). Against that same-process " +
+    "baseline the framework targets are at or above it; against raw ws alone the target is not met through a framework, as it is not for any " +
+    "of the ws-based peers.",
   handshake:
-    "Per accepted handshake wsmount builds a ServerResponse for the socket and runs the framework's whole request pipeline on it " +
-    "before the 101 (express-ws and koa-easy-ws write the 101 first and run the framework afterwards, or not at all), then, beyond the peers: " +
-    "its own checks (version, key, origin, capacity, subprotocol), a handshake timer, the `conn.request` object, " +
-    "and registration of the connection (connection map, heartbeat, counters). A CPU profile of the Express target shows the framework's " +
-    "routing at about the same cost as in express-ws, ws's own handshake at about 16% of busy time, and wsmount's own code spread thin " +
-    "(its largest single item, one CSPRNG call per id, now comes from a pooled buffer). Leading express-ws by 1.3x would mean doing the " +
-    "handshake with less work than a library that skips the framework's answer before the 101: not reached, and not reachable without " +
-    "giving up middleware before the upgrade. Compare the server CPU per handshake (µs/op column) to see the cost independently of load.",
+    "Per handshake (client connects, server accepts, client closes) a CPU profile of the Express target at this revision, in µs of server CPU: " +
+    "TCP accept about 18; Express's routing and the auth middleware about 30; ws's handshake with the write of the 101 about 38; ws's " +
+    "closing path about 35, half of it three internal Node errors (with stack traces) that ws creates by ending streams that have already " +
+    "ended; garbage collection about 29; wsmount's own work about 25 (claiming the socket from the framework's response, its checks, the id, " +
+    "the connection object and its registration, copying the headers it keeps). express-ws pays the same accept, routing, ws handshake and " +
+    "closing path and about 12 of its own, so leading it by 1.3x would need the whole handshake in less CPU than ws's handshake and close " +
+    "alone: not reachable on ws without giving up middleware before the upgrade, which is the point of the adapters. @fastify/websocket also " +
+    "routes through Fastify before the 101, on the same kind of ServerResponse; the difference to it is wsmount's own work and varies " +
+    "between runs (in a partial run of three at this revision wsmount used 125 µs per handshake against its 129). Compare the server CPU per " +
+    "handshake (µs/op column) to see the cost independently of load.",
   memory:
-    "Two parts. (1) What wsmount keeps per connection on the JavaScript heap (heap/conn columns; in a check at this revision with 10,000 " +
-    "connections: ~3.6 KiB through node:http and ~3.8 KiB through Express, against ~2.7 KiB for raw ws): the Connection object " +
-    "(heartbeat, idle and backpressure fields), the `conn.request` object (which keeps the request's headers object alive, a few hundred bytes), the random id " +
-    "string and the entry in the endpoint's connection map. Raw ws with the README heartbeat keeps only the WebSocket and an `isAlive` flag. " +
-    "(2) Through a framework the process also takes a one-off amount while accepting that it keeps after a full GC without it being live " +
-    "heap (through Express about 20 MB more than through node:http, the same at 2,500 and at 10,000 connections in an earlier check): " +
-    "it weighs per connection only because it is divided by the connection count; the marginal columns, which leave it out, are the " +
-    "closer measure of the per-connection cost. Through Express (and express-ws) the marginal RSS per connection is far above the heap per " +
-    "connection, which is the same as through node:http: a FinalizationRegistry check shows every Express request and response freed after " +
-    "the upgrade, so that difference is memory the process keeps outside the JavaScript heap, not objects wsmount retains.",
+    "On the JavaScript heap wsmount keeps about 0.5 KiB per connection more than raw ws with the README heartbeat (heap/conn columns), " +
+    "in a heap snapshot: the Connection object (232 B: heartbeat, idle, backpressure and handler fields), `conn.request` (64 B) with the " +
+    "headers it keeps (the request's own headers minus the handshake-only ones, which are dropped), the remote address (the string and " +
+    "Node's cached peer-name object, about 90 B), the id (40 B), the message handler list and the entry in the endpoint's connection map; " +
+    "raw ws keeps only the WebSocket, an `isAlive` flag and a closure. The rest of the RSS per connection is outside the heap. Through " +
+    "Express (and express-ws) that part is far larger than through node:http, with the same heap per connection: it is memory the " +
+    "allocator keeps for V8's garbage-collection helper threads, which work harder in a process that builds a full Express request " +
+    "per handshake. In a check with 10,000 connections through Express, RSS per connection was 7.5 KiB by default, 6.4 KiB with " +
+    "MALLOC_ARENA_MAX=1 and 6.5 KiB with --single-threaded-gc (raw ws: 6.2 KiB), with the same heap per connection in all three.",
   broadcast:
     "(Describes the revision before write batching.) wsmount encodes and frames a broadcast once, but for a 64-byte message the framing is a small part of a delivery: " +
     "each recipient still costs one socket write, i.e. one system call, and that dominates the server's cost per delivery for wsmount and raw ws alike " +
