@@ -2,7 +2,7 @@
  * A WebSocket connection: the only code that touches the `ws` instance after the 101.
  * @module
  */
-import { removerOf, withListener } from "./listeners.js";
+import { addToSlot, handlersIn, removeFromSlot, type HandlerSlot } from "./listeners.js";
 import { pathnameOf, queryOf } from "./handshake.js";
 import type { Writable } from "node:stream";
 import { ErrorCode, WsmountError, type ErrorCodeValue } from "./errors.js";
@@ -102,6 +102,32 @@ export interface ConnectionHost {
 type Held = { data: Buffer; isBinary: boolean };
 
 /**
+ * The state most connections never need, made on first use: one field on every connection instead of
+ * nine (memory per idle connection).
+ */
+interface Occasional {
+  errorHandlers: HandlerSlot<ErrorHandler>;
+  pongHandlers: HandlerSlot<PongHandler>;
+  /** Messages that arrived while the async connection handler runs (null: not holding). */
+  held: Held[] | null;
+  heldBytes: number;
+  /** Reading stopped because the held messages reached `readBufferSize`. */
+  paused: boolean;
+  /** The streamed message in progress, and the sends that wait for it. */
+  writer: MessageWriter | null;
+  deferred: Array<[SendData, SendOptions | undefined]> | null;
+  /** Why wsmount itself closed the connection (timeouts, backpressure). */
+  closeReason: string | null;
+  terminated: boolean;
+}
+
+/** When a connection's queued data last made progress (write timeout). */
+interface Stall {
+  since: number;
+  bytes: number;
+}
+
+/**
  * An open (or closing) WebSocket connection. `In` types the events clients send (handled with `on`),
  * `Out` the events the server emits.
  */
@@ -121,27 +147,17 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   _active = false;
   /** @internal */
   _idleSince: number;
-  /** @internal */
-  _stallSince = 0;
-  /** @internal */
-  _stallBytes = 0;
+  /** @internal set by the heartbeat while data is queued, null when none is */
+  _stall: Stall | null = null;
   /** @internal the rooms this connection is in (reverse index of the endpoint's room index) */
   _rooms: Set<string> | null = null;
 
   readonly #ws: SocketLike;
   readonly #host: ConnectionHost;
-  #messageHandlers: MessageHandler[] | null = null;
-  #closeHandlers: CloseHandler[] | null = null;
-  #errorHandlers: ErrorHandler[] | null = null;
-  #pongHandlers: PongHandler[] | null = null;
-  #held: Held[] | null = null;
-  #heldBytes = 0;
-  #paused = false;
-  #closeReason: string | null = null;
-  #terminated = false;
+  #messageHandlers: HandlerSlot<MessageHandler> = null;
+  #closeHandlers: HandlerSlot<CloseHandler> = null;
+  #occasional: Occasional | null = null;
   #closed = false;
-  #writer: MessageWriter | null = null;
-  #deferred: Array<[SendData, SendOptions | undefined]> | null = null;
   #events: EventState | null = null;
 
   /** @internal connections are created by the endpoint */
@@ -192,8 +208,9 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   #write(data: SendData, options: SendOptions | undefined): Written {
     const ws = this.#ws;
     if (ws.readyState !== ReadyState.OPEN) return Written.Not;
-    if (this.#writer !== null) {
-      (this.#deferred ??= []).push([data, options]);
+    const occasional = this.#occasional;
+    if (occasional !== null && occasional.writer !== null) {
+      (occasional.deferred ??= []).push([data, options]);
       return Written.Deferred;
     }
     if (ws.bufferedAmount > this.#host.options.maxBufferedAmount) {
@@ -220,12 +237,12 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
    * cannot be taken back.
    */
   stream(options: { binary?: boolean } = {}): Writable {
-    if (this.#writer !== null) throw new Error("wsmount: a streamed message is already in progress on this connection");
+    if (this.#occasional?.writer) throw new Error("wsmount: a streamed message is already in progress on this connection");
     if (this.#ws.readyState !== ReadyState.OPEN) {
       throw new WsmountError(ErrorCode.NOT_OPEN, "wsmount: cannot stream a message on a connection that is not open");
     }
     const writer = new MessageWriter(this, options.binary ?? true, this.#host.options.writeBufferSize);
-    this.#writer = writer;
+    this.#more().writer = writer;
     return writer;
   }
 
@@ -248,22 +265,28 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** Adds a handler for received messages. Returns a function that removes it. */
   onMessage(handler: MessageHandler): () => void {
-    return removerOf((this.#messageHandlers = withListener(this.#messageHandlers, handler)), handler);
+    this.#messageHandlers = addToSlot(this.#messageHandlers, handler);
+    return () => void (this.#messageHandlers = removeFromSlot(this.#messageHandlers, handler));
   }
 
   /** Adds a handler for the connection's close. */
   onClose(handler: CloseHandler): () => void {
-    return removerOf((this.#closeHandlers = withListener(this.#closeHandlers, handler)), handler);
+    this.#closeHandlers = addToSlot(this.#closeHandlers, handler);
+    return () => void (this.#closeHandlers = removeFromSlot(this.#closeHandlers, handler));
   }
 
   /** Adds a handler for the connection's errors. */
   onError(handler: ErrorHandler): () => void {
-    return removerOf((this.#errorHandlers = withListener(this.#errorHandlers, handler)), handler);
+    const occasional = this.#more();
+    occasional.errorHandlers = addToSlot(occasional.errorHandlers, handler);
+    return () => void (occasional.errorHandlers = removeFromSlot(occasional.errorHandlers, handler));
   }
 
   /** Adds a handler for pongs. */
   onPong(handler: PongHandler): () => void {
-    return removerOf((this.#pongHandlers = withListener(this.#pongHandlers, handler)), handler);
+    const occasional = this.#more();
+    occasional.pongHandlers = addToSlot(occasional.pongHandlers, handler);
+    return () => void (occasional.pongHandlers = removeFromSlot(occasional.pongHandlers, handler));
   }
 
   /**
@@ -340,7 +363,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   _sendPrepared(message: PreparedMessage): boolean {
     const ws = this.#ws;
     if (ws.readyState !== ReadyState.OPEN) return false;
-    if (this.#writer !== null) return this.#write(message.original, { binary: message.binary }) === Written.Sent;
+    if (this.#occasional?.writer) return this.#write(message.original, { binary: message.binary }) === Written.Sent;
     const { maxBufferedAmount, writeBufferSize, compression } = this.#host.options;
     if (ws.bufferedAmount > maxBufferedAmount) {
       this.#overLimit();
@@ -369,21 +392,23 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** @internal holds incoming messages until {@link _release} (async connection handler running). */
   _hold(): void {
-    if (this.#held === null) this.#held = [];
+    const occasional = this.#more();
+    if (occasional.held === null) occasional.held = [];
   }
 
   /** @internal delivers held messages and resumes reading. */
   _release(): void {
-    const held = this.#held;
-    if (held === null) return;
-    this.#held = null;
-    this.#heldBytes = 0;
+    const occasional = this.#occasional;
+    const held = occasional?.held ?? null;
+    if (occasional === null || held === null) return;
+    occasional.held = null;
+    occasional.heldBytes = 0;
     for (const message of held) {
       if (this.#closed) break;
       this.#deliver(message.data, message.isBinary);
     }
-    if (this.#paused) {
-      this.#paused = false;
+    if (occasional.paused) {
+      occasional.paused = false;
       this.#ws.resume();
     }
   }
@@ -411,15 +436,16 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
    * nothing never receives the close frame queued behind its unread data.
    */
   _expire(code: ErrorCodeValue, reason: string, terminate: boolean): boolean {
-    if (this.#terminated || this.#ws.readyState === ReadyState.CLOSED) return false;
-    if (this.#closeReason === null) {
-      this.#closeReason = reason;
+    if (this.#occasional?.terminated || this.#ws.readyState === ReadyState.CLOSED) return false;
+    const occasional = this.#more();
+    if (occasional.closeReason === null) {
+      occasional.closeReason = reason;
       this._error(new WsmountError(code, `wsmount: ${reason}`));
     } else if (!terminate) {
       return false;
     }
     if (terminate) {
-      this.#terminated = true;
+      occasional.terminated = true;
       this.#ws.terminate();
     } else {
       this.#ws.close(1001, reason);
@@ -439,15 +465,16 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** @internal the streamed message ended (or failed): flush what waited for it. */
   _streamDone(writer: MessageWriter, complete: boolean): void {
-    if (this.#writer !== writer) return;
-    this.#writer = null;
+    const occasional = this.#occasional;
+    if (occasional === null || occasional.writer !== writer) return;
+    occasional.writer = null;
     if (!complete) {
       this.close(1011, "streamed message aborted");
-      this.#deferred = null;
+      occasional.deferred = null;
       return;
     }
-    const deferred = this.#deferred;
-    this.#deferred = null;
+    const deferred = occasional.deferred;
+    occasional.deferred = null;
     if (deferred !== null) for (const [data, options] of deferred) this.send(data, options);
   }
 
@@ -455,16 +482,16 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   _received(data: Buffer, isBinary: boolean): void {
     this._active = true;
     this.#host.counters.messagesIn++;
-    const held = this.#held;
-    if (held === null) {
+    const occasional = this.#occasional;
+    if (occasional === null || occasional.held === null) {
       this.#deliver(data, isBinary);
       return;
     }
-    held.push({ data, isBinary });
-    this.#heldBytes += data.length;
-    if (!this.#paused && this.#heldBytes >= this.#host.options.readBufferSize) {
+    occasional.held.push({ data, isBinary });
+    occasional.heldBytes += data.length;
+    if (!occasional.paused && occasional.heldBytes >= this.#host.options.readBufferSize) {
       // Stop reading: TCP flow control keeps the rest at the client until the handler is done.
-      this.#paused = true;
+      occasional.paused = true;
       this.#ws.pause();
     }
   }
@@ -473,15 +500,16 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   _closedBySocket(code: number, reason: Buffer): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#held = null;
+    const occasional = this.#occasional;
+    if (occasional !== null) occasional.held = null;
     this.#events?.closed();
-    const text = this.#closeReason ?? reason.toString();
+    const text = occasional?.closeReason ?? reason.toString();
     const socket = this.#ws._socket;
     if (socket !== null) {
       this.#host.counters.closedBytesIn += socket.bytesRead;
       this.#host.counters.closedBytesOut += socket.bytesWritten;
     }
-    for (const handler of this.#closeHandlers?.slice() ?? NO_HANDLERS) this.#call(handler, code, text);
+    for (const handler of handlersIn(this.#closeHandlers)) this.#call(handler, code, text);
     this.#host.connectionClosed(this, code, text);
     // Close handlers still see the rooms (to tell them who left); then the connection leaves them all.
     this.#host.rooms.leaveAll(this);
@@ -495,14 +523,28 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** @internal an error of this connection: its handlers, then the endpoint's. */
   _error(error: Error): void {
-    for (const handler of this.#errorHandlers?.slice() ?? NO_HANDLERS) this.#call(handler, error);
+    for (const handler of handlersIn(this.#occasional?.errorHandlers ?? null)) this.#call(handler, error);
     this.#host.reportError(error, this);
   }
 
   /** @internal a pong arrived. */
   _pong(data: Buffer): void {
     this._pingSentAt = 0;
-    for (const handler of this.#pongHandlers?.slice() ?? NO_HANDLERS) this.#call(handler, data);
+    for (const handler of handlersIn(this.#occasional?.pongHandlers ?? null)) this.#call(handler, data);
+  }
+
+  #more(): Occasional {
+    return (this.#occasional ??= {
+      errorHandlers: null,
+      pongHandlers: null,
+      held: null,
+      heldBytes: 0,
+      paused: false,
+      writer: null,
+      deferred: null,
+      closeReason: null,
+      terminated: false,
+    });
   }
 
   #deliver(data: Buffer, isBinary: boolean): void {
@@ -511,9 +553,9 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       return;
     }
     const handlers = this.#messageHandlers;
-    if (handlers === null || handlers.length === 0) return;
+    if (handlers === null) return;
     const value = isBinary ? data : data.toString();
-    if (handlers.length === 1) this.#callMessageHandler(handlers[0]!, value, isBinary);
+    if (!Array.isArray(handlers)) this.#callMessageHandler(handlers, value, isBinary);
     else for (const handler of handlers.slice()) this.#callMessageHandler(handler, value, isBinary);
   }
 
@@ -553,10 +595,11 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       counters.messagesDropped++;
       return;
     }
-    if (this.#closeReason === null) {
+    const occasional = this.#more();
+    if (occasional.closeReason === null) {
       counters.closedBy.backpressure++;
-      this.#closeReason = "slow consumer: backpressure limit exceeded";
-      this._error(new WsmountError(ErrorCode.BACKPRESSURE, `wsmount: ${this.#closeReason}`));
+      occasional.closeReason = "slow consumer: backpressure limit exceeded";
+      this._error(new WsmountError(ErrorCode.BACKPRESSURE, `wsmount: ${occasional.closeReason}`));
       // RFC 6455 section 7.4.1 (IANA registry): 1013 "Try Again Later".
       this.#ws.close(1013, "backpressure limit exceeded");
     }
@@ -565,7 +608,6 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 }
 
 const EMPTY_ROOMS: ReadonlySet<string> = new Set();
-const NO_HANDLERS: readonly never[] = [];
 
 
 function messageOf(error: unknown): string {

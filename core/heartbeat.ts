@@ -78,14 +78,14 @@ export class Heartbeat {
   /** A connection with queued data whose socket has flushed nothing for `writeTimeout` is stuck. */
   #checkWriteProgress(connection: Connection<unknown>, now: number, writeTimeout: number): void {
     if (connection.bufferedAmount === 0) {
-      connection._stallSince = 0;
+      connection._stall = null;
       return;
     }
     const written = connection._bytesFlushed();
-    if (connection._stallSince === 0 || written !== connection._stallBytes) {
-      connection._stallSince = now;
-      connection._stallBytes = written;
-    } else if (now - connection._stallSince >= writeTimeout) {
+    const stall = connection._stall;
+    if (stall === null || written !== stall.bytes) {
+      connection._stall = { since: now, bytes: written };
+    } else if (now - stall.since >= writeTimeout) {
       if (connection._expire(ErrorCode.WRITE_TIMEOUT, `write timeout: no write progress for ${writeTimeout} ms`, true)) this.#counters.closedBy.writeTimeout++;
     }
   }

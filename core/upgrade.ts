@@ -130,12 +130,15 @@ export class ServerBinding {
     }
 
     const shared = this.#server.listenerCount("upgrade") > 1;
-    let timeout = -1;
+    const routed: Attachment[] = [];
+    let timeout = 0;
     for (const attachment of this.#routed) {
-      if (attachment.shouldHandle === undefined || attachment.shouldHandle(request)) timeout = Math.max(timeout, attachment.handshakeTimeout);
+      if (attachment.shouldHandle !== undefined && !attachment.shouldHandle(request)) continue;
+      routed.push(attachment);
+      timeout = Math.max(timeout, attachment.handshakeTimeout);
     }
     const handlers = this.#server.listeners("request") as Array<(req: IncomingMessage, res: ServerResponse) => void>;
-    if (timeout < 0 || handlers.length === 0) {
+    if (routed.length === 0 || handlers.length === 0) {
       // Not ours: leave it to the other 'upgrade' listeners, or refuse it if there are none.
       if (!shared) writeResponse(socket, 404, {}, "Not Found");
       return;
@@ -153,9 +156,7 @@ export class ServerBinding {
         finishPending(pending);
         writeResponse(socket, 500, {}, "Internal Server Error");
       }
-      for (const attachment of this.#routed) {
-        if (attachment.shouldHandle === undefined || attachment.shouldHandle(request)) attachment.reportError(error);
-      }
+      for (const attachment of routed) attachment.reportError(error);
     }
   }
 }

@@ -36,3 +36,33 @@ it("a client leaving during a streamed message is reported to the connection, ne
   expect(uncaught).toEqual([]);
   expect(errors.map((e) => (e as { code?: string }).code)).toContain("ERR_WSMOUNT_NOT_OPEN");
 });
+
+it("the removers from onMessage and onClose take out their own handler, with one handler or several", async () => {
+  let conn!: Connection<any>;
+  app = await style.start({}, (c) => void (conn = c));
+  const client = new WebSocket(app.url());
+  await new Promise((r) => client.once("open", r));
+  await until(() => conn !== undefined, "conn");
+  const got: string[] = [];
+  const offA = conn.onMessage((data) => void got.push(`a:${String(data)}`));
+  client.send("1");
+  await until(() => got.length === 1, "first message");
+  const offB = conn.onMessage((data) => void got.push(`b:${String(data)}`));
+  conn.onMessage((data) => void got.push(`c:${String(data)}`));
+  offA();
+  client.send("2");
+  await until(() => got.length === 3, "second message");
+  offB();
+  offB();
+  client.send("3");
+  await until(() => got.length === 4, "third message");
+  expect(got).toEqual(["a:1", "b:2", "c:2", "c:3"]);
+  const closes: string[] = [];
+  const offClose = conn.onClose(() => void closes.push("removed"));
+  conn.onClose(() => void closes.push("kept"));
+  offClose();
+  client.close();
+  await until(() => closes.length > 0, "close handlers");
+  await sleep(50);
+  expect(closes).toEqual(["kept"]);
+});
