@@ -156,3 +156,8 @@ export async function until(check: () => boolean, what: string, ms = WAIT): Prom
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

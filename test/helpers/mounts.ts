@@ -4,6 +4,7 @@
  * `x-deny: 1` is refused with 401 (WWW-Authenticate and a body), `x-user: NAME` becomes the user, and
  * every request gets a `Set-Cookie: mw=1` header from middleware.
  */
+import { afterEach } from "vitest";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
@@ -195,3 +196,25 @@ export const mounts: readonly MountStyle[] = [expressStyle, fastifyStyle, koaSty
 
 /** The middleware fixture's refusal body. */
 export const deniedBody = DENIED_BODY;
+
+/**
+ * One mounting style for a whole test file: `start` mounts as `style.start` does, and after each test the
+ * `cleanup` functions run and every app started in it is closed.
+ */
+export function mountedPerTest(name: MountStyle["name"]): { start: MountStyle["start"]; cleanup: Array<() => void> } {
+  const style = mounts.find((m) => m.name === name)!;
+  const started: Mounted[] = [];
+  const cleanup: Array<() => void> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0)) f();
+    for (const app of started.splice(0)) await app.close();
+  });
+  return {
+    cleanup,
+    start: async (...args) => {
+      const app = await style.start(...args);
+      started.push(app);
+      return app;
+    },
+  };
+}

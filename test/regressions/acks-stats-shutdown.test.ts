@@ -1,26 +1,19 @@
 /** Regressions: each test pins a documented behaviour that an earlier version got wrong. */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { Connection } from "../../core/index.js";
-import { mounts, type Mounted } from "../helpers/mounts.js";
-import { closed, open, refused, until, within } from "../helpers/client.js";
+import { mountedPerTest, type Mounted } from "../helpers/mounts.js";
+import { closed, open, refused, until, within, sleep } from "../helpers/client.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { ProtocolClient } from "../helpers/protocol-client.js";
 
-const style = mounts.find((m) => m.name === "express")!;
+const { start, cleanup } = mountedPerTest("express");
 let app: Mounted | undefined;
-const cleanup: Array<() => void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0)) f();
-  await app?.close();
-  app = undefined;
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("regressions", () => {
   it("emitWithAck during a streamed message does not reject as disconnected", async () => {
     let conn!: Connection<any>;
-    app = await style.start({}, (c) => void (conn = c));
+    app = await start({}, (c) => void (conn = c));
     const client = await ProtocolClient.connect(app.url());
     cleanup.push(() => client.close());
     client.answer("q", () => "yes");
@@ -34,7 +27,7 @@ describe("regressions", () => {
 
   it("emitWithAck over writeBufferSize (connection open) does not reject as disconnected", async () => {
     let conn!: Connection<any>;
-    app = await style.start({ writeBufferSize: 1024 }, (c) => void (conn = c));
+    app = await start({ writeBufferSize: 1024 }, (c) => void (conn = c));
     const client = await ProtocolClient.connect(app.url());
     cleanup.push(() => client.close());
     client.answer("q", () => "yes");
@@ -49,7 +42,7 @@ describe("regressions", () => {
   });
 
   it("counts one idle timeout per connection, not one per tick while it closes", async () => {
-    app = await style.start({ idleTimeout: 100, pingInterval: 0, pongTimeout: 1000 }, () => {});
+    app = await start({ idleTimeout: 100, pingInterval: 0, pongTimeout: 1000 }, () => {});
     const raw = await RawClient.connect(app.port);
     cleanup.push(() => raw.destroy());
     // The raw client never answers the close frame: ws waits pongTimeout (closeTimeout) before destroying.
@@ -58,7 +51,7 @@ describe("regressions", () => {
   });
 
   it("a connection closing after idle timeout is not also counted as a pong timeout", async () => {
-    app = await style.start({ idleTimeout: 100, pingInterval: 100, pongTimeout: 1500 }, () => {});
+    app = await start({ idleTimeout: 100, pingInterval: 100, pongTimeout: 1500 }, () => {});
     const raw = await RawClient.connect(app.port);
     cleanup.push(() => raw.destroy());
     // The client answers pings? RawClient does not auto-answer: but the first ping is at 100 ms, with the idle close.
@@ -68,7 +61,7 @@ describe("regressions", () => {
   });
 
   it("counts a handshake timeout in stats.handshakes.refused", async () => {
-    app = await style.start({ handshakeTimeout: 100, authenticate: () => new Promise(() => {}) }, () => {});
+    app = await start({ handshakeTimeout: 100, authenticate: () => new Promise(() => {}) }, () => {});
     const r = await refused(app.url());
     expect(r.status).toBe(503);
     expect(app.endpoint.stats().handshakes.refused).toEqual({ timeout: 1 });
@@ -76,7 +69,7 @@ describe("regressions", () => {
 
   it("an upgrade whose authenticate finishes during close() is refused with 503, not opened", async () => {
     let opened = 0;
-    app = await style.start({ authenticate: async () => (await sleep(200), {}) }, () => void opened++);
+    app = await start({ authenticate: async () => (await sleep(200), {}) }, () => void opened++);
     // A peer that never answers close frames keeps the shutdown waiting.
     const slow = await RawClient.connect(app.port);
     cleanup.push(() => slow.destroy());

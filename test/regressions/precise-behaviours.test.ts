@@ -1,18 +1,12 @@
 /** Tests that pin behaviours the suite let through under mutation (M6, M9, M15, M16). */
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import WebSocket from "ws";
 import type { Connection } from "../../core/index.js";
-import { mounts, type Mounted } from "../helpers/mounts.js";
+import { mountedPerTest, type Mounted } from "../helpers/mounts.js";
 import { closed, until } from "../helpers/client.js";
 
-const style = mounts.find((m) => m.name === "node")!;
+const { start, cleanup } = mountedPerTest("node");
 let app: Mounted | undefined;
-const cleanup: Array<() => void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0)) f();
-  await app?.close();
-  app = undefined;
-});
 async function client(url: string, options?: WebSocket.ClientOptions) {
   const ws = new WebSocket(url, options);
   const texts: string[] = [];
@@ -24,7 +18,7 @@ async function client(url: string, options?: WebSocket.ClientOptions) {
 
 it("a broadcast does not overtake a send still being compressed", async () => {
   let conn!: Connection<any>;
-  app = await style.start({ compression: { threshold: 1024 } }, (c) => void (conn = c));
+  app = await start({ compression: { threshold: 1024 } }, (c) => void (conn = c));
   const { texts } = await client(app.url(), { perMessageDeflate: true });
   await until(() => conn !== undefined, "conn");
   conn.send("a".repeat(256 * 1024)); // deflated asynchronously by ws (context takeover)
@@ -36,7 +30,7 @@ it("a broadcast does not overtake a send still being compressed", async () => {
 it("stops reading from the socket past readBufferSize while the handler runs", async () => {
   let conn!: Connection<any>;
   let finish!: () => void;
-  app = await style.start({ readBufferSize: 1024 }, (c) => { conn = c; return new Promise<void>((r) => (finish = r)); });
+  app = await start({ readBufferSize: 1024 }, (c) => { conn = c; return new Promise<void>((r) => (finish = r)); });
   const { ws } = await client(app.url());
   await until(() => conn !== undefined, "conn");
   for (let i = 0; i < 400; i++) ws.send(Buffer.alloc(1024));
@@ -50,7 +44,7 @@ it("stops reading from the socket past readBufferSize while the handler runs", a
 
 it("the slow consumer gets close code 1013 once it reads again", async () => {
   let conn!: Connection<any>;
-  app = await style.start({ backpressure: "close", maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 0, pongTimeout: 5000 }, (c) => void (conn = c));
+  app = await start({ backpressure: "close", maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 0, pongTimeout: 5000 }, (c) => void (conn = c));
   app.endpoint.onError(() => {});
   const { ws } = await client(app.url());
   await until(() => conn !== undefined, "conn");

@@ -1,23 +1,16 @@
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import WebSocket from "ws";
 import type { Connection } from "../../core/index.js";
-import { mounts, type Mounted } from "../helpers/mounts.js";
-import { until } from "../helpers/client.js";
+import { mountedPerTest, type Mounted } from "../helpers/mounts.js";
+import { until, sleep } from "../helpers/client.js";
 
-const style = mounts.find((m) => m.name === "express")!;
+const { start, cleanup } = mountedPerTest("express");
 let app: Mounted | undefined;
-const cleanup: Array<() => void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0)) f();
-  await app?.close();
-  app = undefined;
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 it("a client leaving during a streamed message is reported to the connection, never an uncaught error", async () => {
   let conn!: Connection<any>;
   const errors: unknown[] = [];
-  app = await style.start({}, (c) => void (conn = c));
+  app = await start({}, (c) => void (conn = c));
   const client = new WebSocket(app.url());
   await new Promise((r) => client.once("open", r));
   await until(() => conn !== undefined, "conn");
@@ -39,7 +32,7 @@ it("a client leaving during a streamed message is reported to the connection, ne
 
 it("the removers from onMessage and onClose take out their own handler, with one handler or several", async () => {
   let conn!: Connection<any>;
-  app = await style.start({}, (c) => void (conn = c));
+  app = await start({}, (c) => void (conn = c));
   const client = new WebSocket(app.url());
   await new Promise((r) => client.once("open", r));
   await until(() => conn !== undefined, "conn");
