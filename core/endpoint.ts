@@ -4,6 +4,9 @@
  * @module
  */
 import { addListener } from "./listeners.js";
+import { callGuarded } from "./guard.js";
+import { brokerErrorChannel, errorChannel, publish } from "./diagnostics.js";
+import { FaultLog } from "./fault-log.js";
 import type { IncomingMessage, Server } from "node:http";
 import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
 import { Connection, ConnectionRequest, type ConnectionHost } from "./connection.js";
@@ -35,7 +38,7 @@ import {
   type ServerBinding,
 } from "./upgrade.js";
 import type { SocketLike } from "./types.js";
-import type { BrokerChannel, BrokerHost, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
+import type { BrokerChannel, BrokerHost, BrokerStage, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
 import { Broadcast, type Targets } from "./broadcast.js";
 import { Cluster, outcomeOf } from "./cluster.js";
 import { PreparedMessage } from "./prepared.js";
@@ -140,6 +143,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   readonly #attachments: Array<{ binding: ServerBinding; attachment: Attachment }> = [];
   readonly #errorHandlers: EndpointErrorHandler<Data, In, Out>[] = [];
   readonly #closeHandlers: EndpointCloseHandler<Data, In, Out>[] = [];
+  readonly #faults: FaultLog;
   #inFlight = 0;
   #state = Running;
   readonly #countTimeout = () => this.counters.refuse("timeout");
@@ -148,6 +152,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
 
   constructor(options?: EndpointOptions<Data>) {
     this.options = resolveOptions(options);
+    this.#faults = new FaultLog(this.options.logger);
     const serverOptions: ServerOptions & { closeTimeout: number } = {
       noServer: true,
       clientTracking: false,
@@ -165,7 +170,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     this.#channel = this.options.broker.connect(
       this.options.name,
       (publication) => this.deliver(publication),
-      (error, stage) => this.reportError(new WsmountError(ErrorCode.BROKER, `wsmount: broker ${stage} failed: ${error.message}`, { cause: error })),
+      (error, stage) => this.reportBrokerError(error, stage),
       this.#brokerHost(),
     );
     this.cluster = new Cluster<Data, Out>(this.#channel, this.options.ackTimeout);
@@ -477,30 +482,39 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     }
   }
 
-  /** @internal */
+  /**
+   * @internal every error of the endpoint and its connections: published on `wsmount:error`, then
+   * given to the `onError` handlers; without any, server faults are logged once per episode.
+   */
   reportError(error: Error, connection?: Connection<Data, In, Out>): void {
+    publish(errorChannel, { endpoint: this, error, connection });
     if (this.#errorHandlers.length === 0) {
-      logUnhandled(error);
+      if (isServerFault(error)) this.#faults.fault((error as WsmountError).code, error);
       return;
     }
-    for (const handler of this.#errorHandlers.slice()) {
-      try {
-        const result = handler(error, connection);
-        if (isThenable(result)) result.then(undefined, logUnhandled);
-      } catch (failure) {
-        logUnhandled(failure);
-      }
-    }
+    for (const handler of this.#errorHandlers.slice()) callGuarded(this.#errorHandlerFailed, handler, error, connection);
   }
 
-  #callSafely<A extends unknown[]>(handler: (...args: A) => unknown, ...args: A): void {
-    try {
-      const result = handler(...args);
-      if (isThenable(result)) result.then(undefined, (error) => this.reportError(handlerFailed(error)));
-    } catch (error) {
-      this.reportError(handlerFailed(error));
-    }
+  /** @internal the broker failed at `stage`: reported, and logged once per outage when nobody listens. */
+  reportBrokerError(error: Error, stage: BrokerStage): void {
+    publish(brokerErrorChannel, { endpoint: this, error, stage });
+    this.reportError(new WsmountError(ErrorCode.BROKER, `wsmount: broker ${stage} failed: ${error.message}`, { cause: error }));
   }
+
+  /** @internal the broker works again after a failure: the outage's episode ends. */
+  brokerRecovered(): void {
+    this.#faults.recovered(ErrorCode.BROKER, `the broker of endpoint "${this.options.name}"`);
+  }
+
+  readonly #errorHandlerFailed = (failure: unknown): void => {
+    this.#faults.fault("error-handler", new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: an onError handler failed: ${asError(failure).message}`, { cause: failure }));
+  };
+
+  #callSafely<A extends unknown[]>(handler: (...args: A) => unknown, ...args: A): void {
+    callGuarded(this.#handlerFailed, () => handler(...args));
+  }
+
+  readonly #handlerFailed = (error: unknown): void => this.reportError(handlerFailed(error));
 
   /** Everything between the route claiming the socket and the 101 (or its refusal). */
   #handshake<Context>(request: IncomingMessage, pending: PendingUpgrade, match: RouteMatch<Data, Context, In, Out>, middlewareHeaders: Record<string, unknown> | null): void {
@@ -755,10 +769,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 // Without an error handler, only the server's own faults are logged; what a misbehaving or vanished
 // client causes (protocol violations, resets, timeouts) is the endpoint's business only when asked.
-const LOGGED = new Set<string>([ErrorCode.HANDLER_FAILED, ErrorCode.NOT_ATTACHED]);
+const SERVER_FAULTS = new Set<string>([ErrorCode.HANDLER_FAILED, ErrorCode.NOT_ATTACHED, ErrorCode.BROKER, ErrorCode.INTERNAL]);
 
-function logUnhandled(error: unknown): void {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && !LOGGED.has(code)) return;
-  console.error(error);
+function isServerFault(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && SERVER_FAULTS.has(code);
 }

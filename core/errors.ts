@@ -32,6 +32,11 @@ export const ErrorCode = {
   UNKNOWN_EVENT: "ERR_WSMOUNT_UNKNOWN_EVENT",
   /** The broker failed to connect, publish or deliver; local delivery goes on. */
   BROKER: "ERR_WSMOUNT_BROKER",
+  /**
+   * A fault outside the application's handlers while serving an upgrade: the framework's request
+   * handler threw, or a Node or `ws` internal failed. The upgrade ends with a 500 or a closed socket.
+   */
+  INTERNAL: "ERR_WSMOUNT_INTERNAL",
   /** A client sent an error notice about a message the server sent. */
   PROTOCOL_NOTICE: "ERR_WSMOUNT_PROTOCOL_NOTICE",
 } as const;

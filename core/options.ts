@@ -6,6 +6,7 @@ import { validateHeaderName, validateHeaderValue, type IncomingMessage } from "n
 import { randomFillSync } from "node:crypto";
 import { InvalidOptionError, type HandshakeRejection } from "./errors.js";
 import { memoryBroker, type Broker } from "./broker.js";
+import { consoleLogger, silentLogger, type Logger } from "./fault-log.js";
 
 /** What `authenticate` may resolve to: the connection's id and session data, or a refusal. */
 export type AuthResult<Data> =
@@ -125,6 +126,13 @@ export interface EndpointOptions<Data = unknown> {
   ackTimeout?: number;
   /** Send each client its connection id as the first message (events protocol `w`). @defaultValue false */
   welcome?: boolean;
+  /**
+   * Where server faults nobody handles are logged (handler failures, broker outages, internal faults
+   * while routing an upgrade) when no `onError` handler is registered: once per episode, not once per
+   * occurrence. `false` logs nothing (use `onError` or the `wsmount:*` diagnostics channels).
+   * @defaultValue `console` (Fastify: the instance's logger)
+   */
+  logger?: Logger | false;
 }
 
 /** Options after defaults and validation. */
@@ -150,12 +158,14 @@ export interface ResolvedOptions<Data = unknown> {
   readonly broker: Broker;
   readonly ackTimeout: number;
   readonly welcome: boolean;
+  readonly logger: Logger;
 }
 
 const KNOWN = new Set([
   "handshakeTimeout", "pingInterval", "pongTimeout", "idleTimeout", "writeTimeout", "maxMessageSize",
   "readBufferSize", "writeBufferSize", "maxBufferedAmount", "backpressure", "subprotocols", "compression",
   "checkOrigin", "authenticate", "generateId", "headers", "maxConnections", "name", "broker", "ackTimeout", "welcome",
+  "logger",
 ]);
 
 const COMPRESSION_DEFAULTS: Required<CompressionOptions> = {
@@ -225,6 +235,7 @@ export function resolveOptions<Data>(options: EndpointOptions<Data> = {}): Resol
     broker: broker(options.broker),
     ackTimeout: ms(options, "ackTimeout", 10_000, true),
     welcome: bool(options, "welcome", false),
+    logger: logger(options.logger),
   });
 }
 
@@ -371,4 +382,14 @@ function maxConnections(value: unknown): number {
     throw new InvalidOptionError("maxConnections", "a positive integer or Infinity", value);
   }
   return value;
+}
+
+function logger(value: unknown): Logger {
+  if (value === undefined) return consoleLogger;
+  if (value === false) return silentLogger;
+  const candidate = value as Partial<Logger> | null;
+  if (candidate === null || typeof candidate !== "object" || typeof candidate.error !== "function" || typeof candidate.warn !== "function") {
+    throw new InvalidOptionError("logger", "false or an object with error(message, error) and warn(message) methods", value);
+  }
+  return candidate as Logger;
 }
