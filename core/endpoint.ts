@@ -153,10 +153,11 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   constructor(options?: EndpointOptions<Data>) {
     this.options = resolveOptions(options);
     this.#faults = new FaultLog(this.options.logger);
-    const serverOptions: ServerOptions & { closeTimeout: number } = {
+    const serverOptions: ServerOptions & { closeTimeout: number; maxFragments: number } = {
       noServer: true,
       clientTracking: false,
       maxPayload: this.options.maxMessageSize,
+      maxFragments: this.options.maxFragments,
       perMessageDeflate: (this.#deflate = deflateOptions(this.options)),
       handleProtocols: chosenProtocol,
       // How long a peer has to answer our close frame before ws destroys the socket (ws's default is
