@@ -69,3 +69,5 @@ export {
   type JsonValue,
 } from "./protocol/index.js";
 export { requireFunction, requirePath } from "./arguments.js";
+export type { Logger } from "./fault-log.js";
+export { DiagnosticsChannel } from "./diagnostics.js";
