@@ -26,7 +26,14 @@ export interface NodeHttpSupport {
 }
 
 /** The result of the start-up probes (run when this module loads). */
-export const nodeHttp: NodeHttpSupport = probe();
+export let nodeHttp: NodeHttpSupport = probe();
+
+/** @internal for tests of the fallbacks: replaces probe results; returns the function that restores them. */
+export function overrideNodeHttpSupport(support: Partial<NodeHttpSupport>): () => void {
+  const probed = nodeHttp;
+  nodeHttp = Object.freeze({ ...probed, ...support });
+  return () => void (nodeHttp = probed);
+}
 
 function probe(): NodeHttpSupport {
   let bindResponse = false;
