@@ -158,7 +158,7 @@ export class UpgradeAttempt {
     this.#phase = Phase.Routing;
     for (const handler of handlers) {
       handler.call(server, this.request, response);
-      if (this.done) return;
+      if (this.#phase !== Phase.Routing) return;
     }
   }
 
@@ -227,17 +227,22 @@ export class UpgradeAttempt {
     const target = this.#target;
     if (this.#phase !== Phase.Claimed || target === null) return;
     this.#phase = Phase.Accepting;
-    target.acceptor.complete(this.request, this.socket, this.head, protocol, headerLines, (ws) => {
-      this.#end(Phase.Accepted);
-      // From here `ws` guards the socket itself.
-      this.socket.removeListener("error", socketOnError);
-      try {
-        opened(ws);
-      } catch (error) {
-        target.reportError(internal("opening the connection failed", error));
-        ws.terminate();
-      }
-    });
+    try {
+      target.acceptor.complete(this.request, this.socket, this.head, protocol, headerLines, (ws) => {
+        this.#end(Phase.Accepted);
+        // From here `ws` guards the socket itself.
+        this.socket.removeListener("error", socketOnError);
+        try {
+          opened(ws);
+        } catch (error) {
+          target.reportError(internal("opening the connection failed", error));
+          ws.terminate();
+        }
+      });
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
     // `ws` destroys a socket that is no longer readable and writable instead of upgrading it.
     if (this.#phase === Phase.Accepting && this.socket.destroyed) this.#end(Phase.Aborted);
   }
@@ -251,7 +256,7 @@ export class UpgradeAttempt {
     const sinks = this.#target !== null ? [this.#target] : this.#sinks;
     for (const sink of sinks) callGuarded(ignore, reportTo, sink, report);
     if (this.done && this.#phase !== Phase.Released) return;
-    const untouched = this.#phase !== Phase.Waiting && this.#phase !== Phase.Accepting && this.#response?.headersSent !== true;
+    const untouched = this.#phase !== Phase.Waiting && this.#phase !== Phase.Accepting && this.#phase !== Phase.Released && this.#response?.headersSent !== true;
     this.#end(Phase.Failed);
     if (untouched) writeResponse(this.socket, 500, {}, "Internal Server Error");
     else this.socket.destroy();
@@ -327,6 +332,19 @@ export class UpgradeAttempt {
  * need nothing async, then the origin function and `authenticate`, then the id and the headers.
  */
 export function runHandshake(
+  attempt: UpgradeAttempt,
+  target: HandshakeTarget,
+  middlewareHeaders: Record<string, unknown> | null,
+  opened: (ws: SocketLike, id: string, data: unknown) => void,
+): void {
+  try {
+    handshakeSteps(attempt, target, middlewareHeaders, opened);
+  } catch (error) {
+    attempt.fail(error);
+  }
+}
+
+function handshakeSteps(
   attempt: UpgradeAttempt,
   target: HandshakeTarget,
   middlewareHeaders: Record<string, unknown> | null,

@@ -2,7 +2,7 @@
  * Node's undocumented HTTP internals behind core/upgrade/node-compat.ts: the probes find them on this
  * Node (npm run test:versions runs this on Node 22 and 24 too), and each fallback keeps the server up.
  */
-import net from "node:net";
+import * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import express from "express";
 import { createServer, type Server } from "node:http";

@@ -1,7 +1,7 @@
 /**
  * The wsmount:* diagnostics channels and the once-per-episode fault log, through every mount.
  */
-import diagnosticsChannel from "node:diagnostics_channel";
+import * as diagnosticsChannel from "node:diagnostics_channel";
 import { afterEach, describe, expect, test } from "vitest";
 import { DiagnosticsChannel } from "../../core/index.js";
 import { closed, nextMessage, open, refused, until } from "../helpers/client.js";
