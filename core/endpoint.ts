@@ -129,7 +129,10 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   /** @internal */
   readonly counters = new Counters();
   /** @internal the room index of this process */
-  readonly rooms = new TrackedRooms<Connection<Data, In, Out>>((room) => this.#channel.cluster?.changed("room", room));
+  readonly rooms = new TrackedRooms<Connection<Data, In, Out>>((room) => this.#channel.cluster?.changed("room", room), {
+    maxRoomsPerMember: () => this.options.maxRoomsPerConnection,
+    failed: (error, connection) => this.reportError(error, connection),
+  });
   /**
    * Questions and acknowledged emits about connections on any process of the endpoint (through the
    * broker; with the default broker, this process is the whole cluster).
@@ -686,8 +689,8 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
 class TrackedRooms<C extends RoomMember> extends Rooms<C> {
   readonly #changed: (room: string) => void;
 
-  constructor(changed: (room: string) => void) {
-    super();
+  constructor(changed: (room: string) => void, options: { maxRoomsPerMember: () => number; failed: (error: Error, member: C) => void }) {
+    super(options);
     this.#changed = changed;
   }
 
