@@ -48,14 +48,30 @@ export function isEnvelope(text: unknown): boolean {
 /**
  * Decodes one received message. Anything not a string (binary data) and any text not starting with `wsm` plus a
  * digit is `raw`. Envelopes of version 1 become `event`, `ack`, `ackError`, `error` or `welcome`; anything else
- * that starts like an envelope is `invalid` with a reason. Never throws.
+ * that starts like an envelope is `invalid` with a reason. An event name over {@link MAX_EVENT_NAME_LENGTH}
+ * characters or an ack id over {@link MAX_ACK_ID} is refused from the envelope's first characters, without
+ * parsing the rest (docs/protocol.md section 4). Never throws.
  */
 export function decode(text: unknown): Decoded {
   if (!isEnvelope(text)) return RAW;
   const envelope = text as string;
   if (envelope.charCodeAt(3) !== 0x31) return invalid("unsupported-version");
-  const refused = refuseEarly(envelope);
-  if (refused !== undefined) return refused;
+  return refuseEarly(envelope) ?? decodeVersion1(envelope);
+}
+
+/**
+ * {@link decode} without the refusal from the first characters: every version 1 envelope is parsed whole, with
+ * the same outcome for valid JSON. For the browser client, whose bundle has no room for the header scan and
+ * whose peer is the application's own server.
+ */
+export function decodeWhole(text: unknown): Decoded {
+  if (!isEnvelope(text)) return RAW;
+  const envelope = text as string;
+  if (envelope.charCodeAt(3) !== 0x31) return invalid("unsupported-version");
+  return decodeVersion1(envelope);
+}
+
+function decodeVersion1(envelope: string): Decoded {
   const value = parse(envelope.slice(4));
   if (value === NOT_JSON) return invalid("bad-json");
   if (!Array.isArray(value)) return invalid("bad-shape");
