@@ -4,7 +4,7 @@
  * its connection and the state clean; and what one peer can make the server keep is bounded.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { AckError, ErrorCode, type Connection, type EndpointOptions } from "../../core/index.js";
+import { AckError, ErrorCode, memoryBroker, type Broker, type Connection, type EndpointOptions } from "../../core/index.js";
 import { EventState, type EventPeer } from "../../core/events.js";
 import { Rooms, type RoomMember } from "../../core/rooms.js";
 import { AckErrorCode, encodeAck } from "../../core/protocol/index.js";
@@ -211,6 +211,41 @@ describe.each(mounts)("$name", (style) => {
       expect(await client.call("bad")).toMatchObject({ kind: "ackError", error: { code: "ERR_WSMOUNT_INVALID_RESULT" } });
       await until(() => reported.length === 1, "the failure");
       expect(reported[0]!.connection).toBe(connections[0]);
+      await faults.none();
+    });
+  });
+
+  describe("broker hooks", () => {
+    it("reports a broker whose presence update throws, and never throws it into a join, a leave or a disconnect", async () => {
+      const inner = memoryBroker();
+      const broker: Broker = {
+        connect(channel, deliver, onError, host, onRecovered) {
+          const opened = inner.connect(channel, deliver, onError, host, onRecovered);
+          const cluster = opened.cluster!;
+          return {
+            publish: (publication) => opened.publish(publication),
+            close: () => opened.close(),
+            cluster: {
+              ...cluster,
+              changed(kind, name) {
+                if (kind === "room") throw new Error(`presence of ${name} failed`);
+              },
+              request: (id, request) => cluster.request(id, request),
+              isOnline: (id) => cluster.isOnline(id),
+              roomSize: (room) => cluster.roomSize(room),
+            },
+          };
+        },
+      };
+      await start({ broker }, roomCalls);
+      const client = await connect();
+      expect(await client.call("join", "r1")).toMatchObject({ kind: "ack", result: true });
+      expect(await client.call("join", "r2")).toMatchObject({ kind: "ack", result: true });
+      expect(await client.call("leave", "r1")).toMatchObject({ kind: "ack", result: true });
+      client.close();
+      await until(() => app!.endpoint.roomNames().length === 0, "the rooms to empty");
+      await until(() => reported.length === 4, "four presence failures");
+      expect(reported.every((r) => r.error.code === ErrorCode.BROKER)).toBe(true);
       await faults.none();
     });
   });
