@@ -4,7 +4,7 @@
  * its connection and the state clean; and what one peer can make the server keep is bounded.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { AckError, ErrorCode, memoryBroker, type Broker, type Connection, type EndpointOptions } from "../../core/index.js";
+import { AckError, ErrorCode, createEndpoint, memoryBroker, type Broker, type Connection, type EndpointOptions } from "../../core/index.js";
 import { EventState, type EventPeer } from "../../core/events.js";
 import { Rooms, type RoomMember } from "../../core/rooms.js";
 import { AckErrorCode, encodeAck } from "../../core/protocol/index.js";
@@ -309,6 +309,25 @@ describe.each(mounts)("$name", (style) => {
       expect(client.events("one too many")).toEqual([]);
       await faults.none();
     });
+  });
+});
+
+describe("bound options", () => {
+  it("default to 1000, take Infinity, and throw a TypeError naming the option otherwise", async () => {
+    const endpoint = createEndpoint();
+    expect(endpoint.options.maxRoomsPerConnection).toBe(1000);
+    expect(endpoint.options.maxPendingAcks).toBe(1000);
+    await endpoint.close();
+    for (const name of ["maxRoomsPerConnection", "maxPendingAcks"] as const) {
+      const unbounded = createEndpoint({ [name]: Infinity });
+      expect(unbounded.options[name]).toBe(Infinity);
+      await unbounded.close();
+      for (const value of [0, -1, 1.5, "10", null, Number.NaN]) {
+        expect(() => createEndpoint({ [name]: value as number }), `${name}: ${String(value)}`).toThrow(
+          expect.objectContaining({ name: "TypeError", message: expect.stringContaining(`option "${name}"`) }),
+        );
+      }
+    }
   });
 });
 
