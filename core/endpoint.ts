@@ -101,7 +101,12 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   /** @internal */
   readonly counters = new Counters();
   /** @internal the room index of this process */
-  readonly rooms = new TrackedRooms<Connection<Data, In, Out>>((room) => this.#channel.cluster?.changed("room", room));
+  readonly rooms = new TrackedRooms<Connection<Data, In, Out>>({
+    changed: (room) => this.#channel.cluster?.changed("room", room),
+    brokerFailed: (error) => this.reportBrokerError(asError(error), "presence"),
+    maxRoomsPerMember: () => this.options.maxRoomsPerConnection,
+    failed: (error, connection) => this.reportError(error, connection),
+  });
   /**
    * Questions and acknowledged emits about connections on any process of the endpoint (through the
    * broker; with the default broker, this process is the whole cluster).
@@ -132,6 +137,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       (publication) => this.deliver(publication),
       (error, stage) => this.reportBrokerError(error, stage),
       this.#brokerHost(),
+      () => this.brokerRecovered(),
     );
     this.cluster = new Cluster<Data, Out>(this.#channel, this.options.ackTimeout);
   }
@@ -523,24 +529,35 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   }
 }
 
-/** The room index of an endpoint, telling its broker whenever a room's membership here changes. */
+/**
+ * The room index of an endpoint, telling its broker whenever a room's membership here changes. A broker
+ * that throws there (its contract says it never does) is reported, never thrown into a join, or into the
+ * leaving of every room when a connection closes.
+ */
 class TrackedRooms<C extends RoomMember> extends Rooms<C> {
   readonly #changed: (room: string) => void;
+  readonly #brokerFailed: (error: unknown) => void;
 
-  constructor(changed: (room: string) => void) {
-    super();
-    this.#changed = changed;
+  constructor(options: {
+    changed: (room: string) => void;
+    brokerFailed: (error: unknown) => void;
+    maxRoomsPerMember: () => number;
+    failed: (error: Error, member: C) => void;
+  }) {
+    super(options);
+    this.#changed = options.changed;
+    this.#brokerFailed = options.brokerFailed;
   }
 
   override join(member: C, room: string): boolean {
     const joined = super.join(member, room);
-    if (joined) this.#changed(room);
+    if (joined) callGuarded(this.#brokerFailed, this.#changed, room);
     return joined;
   }
 
   override leave(member: C, room: string): boolean {
     const left = super.leave(member, room);
-    if (left) this.#changed(room);
+    if (left) callGuarded(this.#brokerFailed, this.#changed, room);
     return left;
   }
 }
