@@ -49,14 +49,19 @@ export function isEnvelope(text: unknown): boolean {
  * Decodes one received message. Anything not a string (binary data) and any text not starting with `wsm` plus a
  * digit is `raw`. Envelopes of version 1 become `event`, `ack`, `ackError`, `error` or `welcome`; anything else
  * that starts like an envelope is `invalid` with a reason. An event name over {@link MAX_EVENT_NAME_LENGTH}
- * characters or an ack id over {@link MAX_ACK_ID} is refused from the envelope's first characters, without
- * parsing the rest (docs/protocol.md section 4). Never throws.
+ * characters or an ack id over {@link MAX_ACK_ID} in an envelope longer than 512 characters is refused from
+ * its first characters, without parsing the rest (docs/protocol.md section 4). Never throws.
  */
 export function decode(text: unknown): Decoded {
   if (!isEnvelope(text)) return RAW;
   const envelope = text as string;
   if (envelope.charCodeAt(3) !== 0x31) return invalid("unsupported-version");
-  return refuseEarly(envelope) ?? decodeVersion1(envelope);
+  // A message within the scan window costs little to parse whole; a longer one is looked at first.
+  if (envelope.length > HEADER_SCAN) {
+    const refused = refuseEarly(envelope);
+    if (refused !== undefined) return refused;
+  }
+  return decodeVersion1(envelope);
 }
 
 /**

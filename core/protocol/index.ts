@@ -12,7 +12,7 @@ export {
   PROTOCOL_VERSION,
   WireErrorCode,
 } from "./constants.js";
-export { decode, isEnvelope, peekAckId } from "./decode.js";
+export { decode, decodeWhole, isEnvelope, peekAckId } from "./decode.js";
 export { encodeAck, encodeAckError, encodeError, encodeEvent, encodeWelcome, toErrorPayload } from "./encode.js";
 export { AckError, ProtocolError, RemoteError } from "./errors.js";
 export { isAckId, isEventName } from "./validate.js";

@@ -49,7 +49,8 @@ describe("refused from the header", () => {
     fc.assert(
       fc.property(fc.constantFrom("e", "c", "a", "x", "w", "!"), fc.array(element, { maxLength: 4 }), (type, rest) => {
         const json = JSON.stringify([type, ...rest]);
-        expect(decode(ENVELOPE_PREFIX + json)).toEqual(parsed(json));
+        // Trailing whitespace makes every envelope long enough to be looked at from its start.
+        expect(decode(`${ENVELOPE_PREFIX}${json}${" ".repeat(600)}`)).toEqual(parsed(json));
       }),
       { numRuns: 3000 },
     );
