@@ -22,7 +22,7 @@ import type {
   RequestGenericInterface,
   RouteOptions,
 } from "fastify";
-import { Endpoint, createClientScript, type ClientScriptOptions, type Connection, type EndpointOptions } from "../core/index.js";
+import { Endpoint, createClientScript, type ClientScriptOptions, type Connection, type EndpointOptions, type Logger } from "../core/index.js";
 
 /** The connection handler of a `{ websocket: true }` route. */
 export type WebSocketRouteHandler<
@@ -73,7 +73,8 @@ export type FastifyWebSocketOptions = EndpointOptions<any>;
 
 const plugin: FastifyPluginAsync<FastifyWebSocketOptions> = async (fastify, options) => {
   const { prefix: _prefix, logLevel: _logLevel, ...endpointOptions } = options as FastifyWebSocketOptions & { prefix?: unknown; logLevel?: unknown };
-  const endpoint = new FastifyWebSocket(endpointOptions);
+  // Faults nobody handles go to the instance's logger unless the application chose a logger itself.
+  const endpoint = new FastifyWebSocket(endpointOptions.logger === undefined ? { ...endpointOptions, logger: fastifyLogger(fastify.log) } : endpointOptions);
   fastify.decorate("websocket", endpoint);
   fastify.addHook("onRoute", (route) => {
     if ((route as RouteOptions & { websocket?: boolean }).websocket === true) wrapRoute(endpoint, route);
@@ -83,6 +84,13 @@ const plugin: FastifyPluginAsync<FastifyWebSocketOptions> = async (fastify, opti
   });
   endpoint.attach(fastify.server);
 };
+
+function fastifyLogger(log: FastifyBaseLogger): Logger {
+  return {
+    error: (message, error) => log.error({ err: error }, message),
+    warn: (message) => log.warn(message),
+  };
+}
 
 function wrapRoute(endpoint: FastifyWebSocket, route: RouteOptions): void {
   const methods = Array.isArray(route.method) ? route.method : [route.method];

@@ -44,9 +44,9 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     }
   };
   return {
-    connect(name, deliver, onError, host) {
+    connect(name, deliver, onError, host, onRecovered) {
       connections ??= new RedisConnections(resolved);
-      const channel = new RedisChannel(connections, resolved, name, deliver, onError, host, closed);
+      const channel = new RedisChannel(connections, resolved, name, deliver, onError, host, onRecovered, closed);
       channels.add(channel);
       return channel;
     },

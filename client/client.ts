@@ -4,9 +4,10 @@
  * @module
  */
 import { AckErrorCode, MAX_ACK_ID, WireErrorCode } from "../core/protocol/constants.js";
-import { decode } from "../core/protocol/decode.js";
+import { decodeWhole } from "../core/protocol/decode.js";
 import { encodeAck, encodeAckError, encodeEvent, toErrorPayload } from "../core/protocol/encode.js";
 import { AckError, ProtocolError, RemoteError } from "../core/protocol/errors.js";
+import { callAsync, callGuarded, whenSettled } from "../core/guard.js";
 import type {
   AckArgs,
   AckOptions,
@@ -126,10 +127,12 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
 
   /**
    * Calls `listener` with errors that have no caller to go to: a {@link ProtocolError} (the server refused one of
-   * our messages with an error notice, or sent an invalid envelope), an error thrown by any listener of this
-   * client (event handlers for events without acknowledgement, `onConnect`, `onMessage`...), or a WebSocket
-   * constructor that threw on a reconnection attempt. Without any error listener, protocol errors are dropped and listener errors are
-   * rethrown asynchronously (like an exception in a DOM event listener). Returns a remover.
+   * our messages with an error notice, or sent an invalid envelope), an error thrown or a promise rejected by any
+   * listener of this client (event handlers, acknowledged ones included when they are not the one answering,
+   * `onConnect`, `onDisconnect`, `onStateChange`, `onMessage`), or a WebSocket constructor that threw on a
+   * reconnection attempt. Without any error listener, protocol errors are dropped and listener errors are
+   * rethrown asynchronously (like an exception in a DOM event listener). An error listener that throws or rejects
+   * is ignored: its failure goes nowhere, so it cannot loop. Returns a remover.
    */
   onError(listener: (error: unknown) => void): () => void {
     return addListener(this.#listeners, "error", listener);
@@ -158,7 +161,8 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
    * server's handler failed (or no handler exists: `ERR_WSMOUNT_UNKNOWN_EVENT`), and with an {@link AckError}
    * when no answer can come: `ERR_WSMOUNT_ACK_TIMEOUT` after `options.timeout` (default `ackTimeout`),
    * `ERR_WSMOUNT_DISCONNECTED` if the connection closed after the event was sent (the server may or may not have
-   * handled it), `ERR_WSMOUNT_CLOSED` on `close()`, `ERR_WSMOUNT_QUEUE_FULL` if it could not be queued.
+   * handled it), `ERR_WSMOUNT_CLOSED` on `close()`, `ERR_WSMOUNT_QUEUE_FULL` if it could not be queued,
+   * `ERR_WSMOUNT_TOO_MANY_PENDING_ACKS` if `maxPendingAcks` calls already wait (nothing is sent).
    * A call made while disconnected is queued like `emit`; its timeout runs from this call.
    * @throws TypeError (synchronously) for an invalid event name, data or timeout.
    */
@@ -173,6 +177,10 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
     this.#nextAckId = ackId === MAX_ACK_ID ? 0 : ackId + 1;
     const text = encodeEvent(event, args[0], ackId);
     return new Promise((resolve, reject) => {
+      if (this.#pending.size >= this.#options.maxPendingAcks) {
+        reject(new AckError(event, AckErrorCode.tooManyPending, `Cannot send "${event}": ${this.#pending.size} calls wait for answers`));
+        return;
+      }
       const sent = this.#isOpen();
       if (!sent && (this.#state === "closed" || this.#queue.length >= this.#options.queueSize)) {
         const code = this.#state === "closed" ? AckErrorCode.closed : AckErrorCode.queueFull;
@@ -223,25 +231,20 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
     return this.#state === "open" && this.#ws?.readyState === OPEN;
   }
 
-  #call(name: string, ...args: unknown[]): void {
-    for (const listener of this.#listeners.get(name) ?? []) {
-      try {
-        listener(...args);
-      } catch (error) {
-        this.#report(error);
-      }
-    }
+  #call(name: string, a?: unknown, b?: unknown): void {
+    for (const listener of this.#listeners.get(name) ?? []) callGuarded(this.#report, listener, a, b);
   }
 
-  #report(error: unknown): void {
+  /** Where every failure of a listener goes: the error listeners, each guarded (a failing one is ignored). */
+  readonly #report = (error: unknown): void => {
     const listeners = this.#listeners.get("error");
-    if (listeners?.length) for (const listener of listeners) listener(error);
+    if (listeners?.length) for (const listener of listeners) callGuarded(ignore, listener, error);
     else if (!(error instanceof ProtocolError)) {
       setTimeout(() => {
         throw error;
       });
     }
-  }
+  };
 
   #send(text: string): boolean {
     // An event emitted while the socket is closing is queued for the next connection instead of being lost.
@@ -340,7 +343,7 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
   }
 
   #receive(ws: WebSocketLike, data: string | ArrayBuffer): void {
-    const message = decode(data);
+    const message = decodeWhole(data);
     switch (message.kind) {
       case "raw":
         this.#call("message", data);
@@ -375,14 +378,9 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
     const handlers = this.#handlers.get(name) ?? [];
     let first: Promise<unknown> | undefined;
     for (const handler of handlers) {
-      if (ackId !== undefined && first === undefined) first = new Promise((resolve) => resolve(handler(data)));
-      else {
-        try {
-          handler(data);
-        } catch (error) {
-          this.#report(error);
-        }
-      }
+      // The answering handler's failure goes to the server (as `x`); every other one to `onError`.
+      if (ackId !== undefined && first === undefined) first = callAsync(handler, data);
+      else callGuarded(this.#report, handler, data);
     }
     if (ackId === undefined) return;
     // The answer goes back on the connection the call came on, and only while it is open.
@@ -393,7 +391,8 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
       reply(encodeAckError(ackId, { message: `No handler for "${name}"`, code: WireErrorCode.unknownEvent }));
       return;
     }
-    first.then(
+    whenSettled(
+      first,
       (result) => {
         let text: string;
         try {
@@ -404,6 +403,9 @@ export class WsmountClient<In extends EventMap = DefaultEventMap, Out extends Ev
         reply(text);
       },
       (error: unknown) => reply(encodeAckError(ackId, toErrorPayload(error))),
+      this.#report,
     );
   }
 }
+
+function ignore(): void {}

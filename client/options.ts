@@ -29,6 +29,12 @@ export interface ClientOptions {
    * `onConnect` runs. Only for servers that send a welcome: otherwise the client never opens. Default: `false`.
    */
   waitForWelcome?: boolean;
+  /**
+   * How many `emitWithAck` calls may wait for their answers at once (queued ones included). Past it,
+   * `emitWithAck` rejects at once with `ERR_WSMOUNT_TOO_MANY_PENDING_ACKS` and sends nothing: a server that
+   * never answers cannot make the client keep calls without bound. `Infinity` turns it off. Default: `1000`.
+   */
+  maxPendingAcks?: number;
 }
 
 /** Options with every default filled in. */
@@ -39,6 +45,7 @@ export interface ResolvedClientOptions {
   ackTimeout: number;
   queueSize: number;
   waitForWelcome: boolean;
+  maxPendingAcks: number;
 }
 
 function fail(name: string, expected: string): never {
@@ -103,5 +110,6 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
     ackTimeout: number(options, "", "ackTimeout", 10_000, 0, 2_147_483_647),
     queueSize: number(options, "", "queueSize", 100, 0, Infinity, true),
     waitForWelcome,
+    maxPendingAcks: number(options, "", "maxPendingAcks", 1000, 1, Infinity, true),
   };
 }

@@ -3,6 +3,7 @@
  * to many processes swaps the broker and changes no call site. The default delivers in this process.
  * @module
  */
+import { callGuarded } from "./guard.js";
 
 /** One message to deliver to a set of connections. */
 export interface Publication {
@@ -27,6 +28,12 @@ export type BrokerStage = "connect" | "publish" | "subscribe" | "deliver" | "pre
 
 /** Where a broker reports faults; a broker never throws into a send. */
 export type BrokerErrorHandler = (error: Error, stage: BrokerStage) => void;
+
+/**
+ * Where a broker says it works again after a failure it reported (reconnected and resubscribed), so that
+ * the endpoint can end the logged outage with a "recovered" line.
+ */
+export type BrokerRecoveredHandler = () => void;
 
 /** A request for one connection, answered by the process that holds it. */
 export type ClusterRequest =
@@ -118,16 +125,30 @@ export interface Broker {
    * Joins `channel` (the endpoint's `name`). `deliver` must be called once for every publication of any
    * process on the channel, this process's own ones included, and never twice for the same one.
    * `host` (given by every endpoint) answers for this process in cluster-wide queries and requests.
+   * `onRecovered` (given by every endpoint) is to be called when the broker works again after a failure
+   * it reported through `onError`; it is optional for brokers: one that never calls it keeps working,
+   * and the endpoint's logged outage then ends after a quiet minute instead.
    */
-  connect(channel: string, deliver: (publication: Publication) => void, onError: BrokerErrorHandler, host?: BrokerHost): BrokerChannel;
+  connect(
+    channel: string,
+    deliver: (publication: Publication) => void,
+    onError: BrokerErrorHandler,
+    host?: BrokerHost,
+    onRecovered?: BrokerRecoveredHandler,
+  ): BrokerChannel;
 }
 
 /** The default broker: one process, delivery in place; cluster-wide queries are this process's answers. */
 export function memoryBroker(): Broker {
+  // Nothing to lose or get back: `onRecovered` is never needed.
   return {
     connect(_channel, deliver, onError, host) {
       let open = true;
       const stats: BrokerStats = { connected: true, published: 0, received: 0, dropped: 0, errors: 0, reconnects: 0 };
+      const failed = (error: unknown): void => {
+        stats.errors++;
+        onError(error instanceof Error ? error : new Error(String(error)), "deliver");
+      };
       const cluster: ClusterLink | undefined =
         host === undefined
           ? undefined
@@ -141,12 +162,7 @@ export function memoryBroker(): Broker {
         publish(publication) {
           if (!open) return;
           stats.published++;
-          try {
-            deliver(publication);
-          } catch (error) {
-            stats.errors++;
-            onError(error instanceof Error ? error : new Error(String(error)), "deliver");
-          }
+          callGuarded(failed, deliver, publication);
         },
         async close() {
           open = false;

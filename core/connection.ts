@@ -3,7 +3,7 @@
  * @module
  */
 import { addToSlot, handlersIn, removeFromSlot, type HandlerSlot } from "./listeners.js";
-import { pathnameOf, queryOf } from "./handshake.js";
+import { pathnameOf, queryOf } from "./upgrade/handshake.js";
 import type { Writable } from "node:stream";
 import { ErrorCode, WsmountError, type ErrorCodeValue } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";

@@ -4,49 +4,26 @@
  * @module
  */
 import { addListener } from "./listeners.js";
-import { callGuarded } from "./guard.js";
-import { brokerErrorChannel, errorChannel, publish } from "./diagnostics.js";
-import { FaultLog } from "./fault-log.js";
 import type { IncomingMessage, Server } from "node:http";
-import { WebSocketServer, type ServerOptions, type WebSocket } from "ws";
 import { Connection, ConnectionRequest, type ConnectionHost } from "./connection.js";
-import { ErrorCode, HandshakeRejection, WsmountError } from "./errors.js";
-import {
-  checkHandshake,
-  connectionHeaders,
-  isAllowedOrigin,
-  isForwardableHeader,
-  isSameOrigin,
-  isUpgradeRequest,
-  selectSubprotocol,
-  type Refusal,
-  type RefusalReason,
-} from "./handshake.js";
+import { ErrorCode, WsmountError } from "./errors.js";
+import { callGuarded, isThenable, whenSettled } from "./guard.js";
+import { brokerErrorChannel, connectionCloseChannel, connectionOpenChannel, errorChannel, publish } from "./diagnostics.js";
+import { FaultLog } from "./fault-log.js";
+import { connectionHeaders, isUpgradeRequest, type Refusal } from "./upgrade/handshake.js";
 import { Heartbeat } from "./heartbeat.js";
-import { resolveOptions, validateHeaders, type AuthResult, type EndpointOptions, type ResolvedOptions } from "./options.js";
+import { resolveOptions, type EndpointOptions, type ResolvedOptions } from "./options.js";
 import { Counters, type EndpointStats } from "./stats.js";
-import {
-  UpgradeState,
-  bindingOf,
-  claimPending,
-  finishPending,
-  pendingUpgradeOf,
-  releaseSocketGuard,
-  writeResponse,
-  type Attachment,
-  type PendingUpgrade,
-  type ServerBinding,
-} from "./upgrade.js";
+import { Acceptor } from "./upgrade/accept.js";
+import { attemptOf, Phase, runHandshake, type HandshakeTarget, type UpgradeAttempt } from "./upgrade/attempt.js";
+import { bindingOf, type Attachment, type PathHandler, type ServerBinding } from "./upgrade/binding.js";
 import type { SocketLike } from "./types.js";
 import type { BrokerChannel, BrokerHost, BrokerStage, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
 import { Broadcast, type Targets } from "./broadcast.js";
 import { Cluster, outcomeOf } from "./cluster.js";
 import { PreparedMessage } from "./prepared.js";
-import { acceptableOffers } from "./negotiation.js";
 import { Rooms, type RoomListener, type RoomMember } from "./rooms.js";
 import type { DefaultEventMap, EventArgs, EventMap, EventNames } from "./protocol/index.js";
-
-const kAccepted = Symbol("wsmount.accepted");
 
 /** Handles a new connection; `context` is what the framework gives its handlers (request or ctx). */
 export type ConnectionHandler<Data, Context, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> = (
@@ -107,11 +84,6 @@ export type EndpointCloseHandler<Data, In extends EventMap = DefaultEventMap, Ou
   reason: string,
 ) => unknown;
 
-interface Accepted {
-  protocol: string | null;
-  headerLines: string[];
-}
-
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 const Running = 0;
@@ -123,13 +95,18 @@ const Closed = 2;
  * `wsmount/fastify`, `wsmount/node`) extend it with the way their framework mounts a route.
  * `In` types the events clients send, `Out` the events the server emits.
  */
-export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> implements ConnectionHost {
+export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> implements ConnectionHost, HandshakeTarget {
   /** The resolved, frozen options. */
   readonly options: ResolvedOptions<Data>;
   /** @internal */
   readonly counters = new Counters();
   /** @internal the room index of this process */
-  readonly rooms = new TrackedRooms<Connection<Data, In, Out>>((room) => this.#channel.cluster?.changed("room", room));
+  readonly rooms = new TrackedRooms<Connection<Data, In, Out>>({
+    changed: (room) => this.#channel.cluster?.changed("room", room),
+    brokerFailed: (error) => this.reportBrokerError(asError(error), "presence"),
+    maxRoomsPerMember: () => this.options.maxRoomsPerConnection,
+    failed: (error, connection) => this.reportError(error, connection),
+  });
   /**
    * Questions and acknowledged emits about connections on any process of the endpoint (through the
    * broker; with the default broker, this process is the whole cluster).
@@ -137,42 +114,30 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   readonly cluster: Cluster<Data, Out>;
   readonly #connections = new Map<string, Connection<Data, In, Out>>();
   readonly #channel: BrokerChannel;
-  readonly #wss: WebSocketServer;
-  readonly #deflate: false | Record<string, unknown>;
+  /** @internal writes the 101 and starts the WebSocket engine */
+  readonly acceptor: Acceptor;
   readonly #heartbeat: Heartbeat;
   readonly #attachments: Array<{ binding: ServerBinding; attachment: Attachment }> = [];
   readonly #errorHandlers: EndpointErrorHandler<Data, In, Out>[] = [];
   readonly #closeHandlers: EndpointCloseHandler<Data, In, Out>[] = [];
   readonly #faults: FaultLog;
-  #inFlight = 0;
+  /** Handshakes past their checks and not yet ended: they count toward `maxConnections`. */
+  #handshaking = 0;
   #state = Running;
-  readonly #countTimeout = () => this.counters.refuse("timeout");
   #closing: Promise<void> | null = null;
   #allClosed: (() => void) | null = null;
 
   constructor(options?: EndpointOptions<Data>) {
     this.options = resolveOptions(options);
     this.#faults = new FaultLog(this.options.logger);
-    const serverOptions: ServerOptions & { closeTimeout: number; maxFragments: number } = {
-      noServer: true,
-      clientTracking: false,
-      maxPayload: this.options.maxMessageSize,
-      maxFragments: this.options.maxFragments,
-      perMessageDeflate: (this.#deflate = deflateOptions(this.options)),
-      handleProtocols: chosenProtocol,
-      // How long a peer has to answer our close frame before ws destroys the socket (ws's default is
-      // 30 s, its option is not in @types/ws yet): a client that ignores an idle or backpressure close
-      // must not hold the socket longer than one that ignores a ping.
-      closeTimeout: this.options.pongTimeout,
-    };
-    this.#wss = new WebSocketServer(serverOptions);
-    this.#wss.on("headers", addAcceptedHeaders);
+    this.acceptor = new Acceptor(this.options as ResolvedOptions<unknown>);
     this.#heartbeat = new Heartbeat(this.options as ResolvedOptions<unknown>, this.#connections as Map<string, Connection<unknown>>, this.counters);
     this.#channel = this.options.broker.connect(
       this.options.name,
       (publication) => this.deliver(publication),
       (error, stage) => this.reportBrokerError(error, stage),
       this.#brokerHost(),
+      () => this.brokerRecovered(),
     );
     this.cluster = new Cluster<Data, Out>(this.#channel, this.options.ackTimeout);
   }
@@ -304,7 +269,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     const attachment: Attachment = {
       handshakeTimeout: this.options.handshakeTimeout,
       shouldHandle: options.shouldHandle,
-      reportError: (error) => this.reportError(asError(error)),
+      reportError: (error) => this.reportError(error),
     };
     binding.addRouted(attachment);
     this.#attachments.push({ binding, attachment });
@@ -328,13 +293,12 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
    * the endpoint owns the socket: the framework must not respond.
    */
   accept<Context>(request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>): boolean {
-    const pending = pendingUpgradeOf(request);
-    if (pending === undefined) return false;
-    if (pending.state !== UpgradeState.Routing) return true;
-    const responseHeaders = claimPending(pending);
-    pending.onTimeout = this.#countTimeout;
+    const attempt = attemptOf(request);
+    if (attempt === undefined) return false;
+    if (attempt.phase !== Phase.Routing) return true;
+    const responseHeaders = attempt.claim(this);
     const middlewareHeaders = match.headers === undefined ? responseHeaders : { ...responseHeaders, ...match.headers };
-    this.#handshake(request, pending, match, middlewareHeaders);
+    this.#handshake(attempt, match, middlewareHeaders);
     return true;
   }
 
@@ -359,12 +323,12 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   /** For adapters that mount on a path without a framework (node:http). */
   protected mountPath<Context>(server: Server, path: string, onConnection: ConnectionHandler<Data, Context, In, Out>, context: (request: IncomingMessage) => Context): void {
     const binding = bindingOf(server);
-    const handler = {
+    const handler: PathHandler = {
       handshakeTimeout: this.options.handshakeTimeout,
-      reportError: (error: unknown) => this.reportError(asError(error)),
-      handleUpgrade: (request: IncomingMessage, pending: PendingUpgrade) => {
-        pending.onTimeout = this.#countTimeout;
-        this.#handshake(request, pending, { onConnection, context: context(request) }, null);
+      reportError: (error) => this.reportError(error),
+      handleUpgrade: (attempt) => {
+        attempt.claim(this);
+        this.#handshake(attempt, { onConnection, context: context(attempt.request) }, null);
       },
     };
     binding.addPath(path, handler);
@@ -465,7 +429,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     await allClosed;
     this.#heartbeat.stop();
     this.detach();
-    this.#wss.close();
+    this.acceptor.close();
     await this.#channel.close();
     this.#state = Closed;
   }
@@ -476,7 +440,8 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       this.#connections.delete(connection.id);
       this.#channel.cluster?.changed("connection", connection.id);
     }
-    for (const handler of this.#closeHandlers.slice()) this.#callSafely(handler, connection, code, reason);
+    publish(connectionCloseChannel, { endpoint: this, connection, code, reason });
+    for (const handler of this.#closeHandlers.slice()) callGuarded(this.#handlerFailed, handler, connection, code, reason);
     if (this.#connections.size === 0) {
       this.#heartbeat.stop();
       this.#allClosed?.();
@@ -511,141 +476,31 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     this.#faults.fault("error-handler", new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: an onError handler failed: ${asError(failure).message}`, { cause: failure }));
   };
 
-  #callSafely<A extends unknown[]>(handler: (...args: A) => unknown, ...args: A): void {
-    callGuarded(this.#handlerFailed, () => handler(...args));
-  }
-
   readonly #handlerFailed = (error: unknown): void => this.reportError(handlerFailed(error));
 
-  /** Everything between the route claiming the socket and the 101 (or its refusal). */
-  #handshake<Context>(request: IncomingMessage, pending: PendingUpgrade, match: RouteMatch<Data, Context, In, Out>, middlewareHeaders: Record<string, unknown> | null): void {
-    const refusal = this.#check(request);
-    if (typeof refusal !== "string" && refusal !== null) return this.#refuse(pending, refusal);
-    const protocol = refusal;
-    const { checkOrigin, authenticate } = this.options;
-    if (typeof checkOrigin !== "function" && authenticate === undefined) {
-      return this.#upgrade(request, pending, match, protocol, middlewareHeaders, undefined);
-    }
-    this.#inFlight++;
-    this.#authorize(request)
-      .then(
-        (verdict) => {
-          if (verdict.refusal !== undefined) this.#refuse(pending, verdict.refusal);
-          else this.#upgrade(request, pending, match, protocol, middlewareHeaders, verdict.auth);
-        },
-        (error: unknown) => {
-          this.reportError(new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: authenticate failed: ${asError(error).message}`, { cause: error }));
-          this.#refuse(pending, { status: 500, reason: "error", body: "Internal Server Error" });
-        },
-      )
-      .finally(() => this.#inFlight--);
-  }
-
-  /** Synchronous checks; returns the chosen subprotocol (or null) when all pass. */
-  #check(request: IncomingMessage): Refusal | string | null {
+  /** @internal for the handshake: a refusal when no new handshake is taken now. */
+  admission(): Refusal | null {
     if (this.#state !== Running) {
       return { status: 503, reason: "shutting-down", body: "WebSocket endpoint is shutting down", headers: { "Retry-After": "1" } };
     }
-    const invalid = checkHandshake(request);
-    if (invalid !== null) return invalid;
-    if (this.#connections.size + this.#inFlight >= this.options.maxConnections) {
+    if (this.#connections.size + this.#handshaking >= this.options.maxConnections) {
       return { status: 503, reason: "capacity", body: "Too many WebSocket connections", headers: { "Retry-After": "5" } };
     }
-    const { checkOrigin } = this.options;
-    if (typeof checkOrigin !== "function") {
-      const allowed = checkOrigin === true ? isSameOrigin(request) : checkOrigin === false || isAllowedOrigin(request.headers.origin, checkOrigin);
-      if (!allowed) return { status: 403, reason: "origin", body: "Origin not allowed" };
-    }
-    const protocol = selectSubprotocol(request.headers["sec-websocket-protocol"], this.options.subprotocols);
-    return protocol;
+    return null;
   }
 
-  /** The async part: an origin function and `authenticate`. */
-  async #authorize(request: IncomingMessage): Promise<{ refusal: Refusal | HandshakeRejection; auth?: never } | { refusal?: never; auth: AuthResult<Data> }> {
-    const { checkOrigin, authenticate } = this.options;
-    if (typeof checkOrigin === "function" && !(await checkOrigin(request.headers.origin, request))) {
-      return { refusal: { status: 403, reason: "origin", body: "Origin not allowed" } };
-    }
-    if (authenticate === undefined) return { auth: undefined };
-    let result: AuthResult<Data>;
-    try {
-      result = await authenticate(request);
-    } catch (error) {
-      if (error instanceof HandshakeRejection) return { refusal: error };
-      throw error;
-    }
-    if (result === false) return { refusal: { status: 401, reason: "auth", body: "Unauthorized" } };
-    if (result instanceof HandshakeRejection) return { refusal: result };
-    return { auth: result };
+  /** @internal */
+  holdSlot(delta: 1 | -1): void {
+    this.#handshaking += delta;
   }
 
-  #refuse(pending: PendingUpgrade, refusal: Refusal | HandshakeRejection): void {
-    if (pending.state !== UpgradeState.Claimed) return;
-    finishPending(pending);
-    const reason: RefusalReason = refusal instanceof HandshakeRejection ? "auth" : refusal.reason;
-    this.counters.refuse(reason);
-    writeResponse(pending.socket, refusal.status, refusal.headers ?? {}, refusal.body);
+  /** @internal */
+  hasConnection(id: string): boolean {
+    return this.#connections.has(id);
   }
 
-  #upgrade<Context>(
-    request: IncomingMessage,
-    pending: PendingUpgrade,
-    match: RouteMatch<Data, Context, In, Out>,
-    protocol: string | null,
-    middlewareHeaders: Record<string, unknown> | null,
-    auth: AuthResult<Data>,
-  ): void {
-    // The socket may have closed, or the handshake timed out, while async checks ran.
-    if (pending.state !== UpgradeState.Claimed) return;
-    if (this.#state !== Running) {
-      return this.#refuse(pending, { status: 503, reason: "shutting-down", body: "WebSocket endpoint is shutting down", headers: { "Retry-After": "1" } });
-    }
-    const identity = typeof auth === "object" && auth !== null ? (auth as { id?: string; data?: Data }) : {};
-    let id: string;
-    let headerLines: string[];
-    try {
-      id = identity.id ?? this.options.generateId(request);
-      if (typeof id !== "string" || id.length === 0) throw new TypeError(`wsmount: connection ids must be non-empty strings; got ${String(id)}`);
-      headerLines = this.#headerLines(request, middlewareHeaders);
-    } catch (error) {
-      this.reportError(handlerFailed(error));
-      return this.#refuse(pending, { status: 500, reason: "error", body: "Internal Server Error" });
-    }
-    if (this.#connections.has(id)) {
-      return this.#refuse(pending, { status: 409, reason: "conflict", body: "A connection with this id is already open" });
-    }
-    finishPending(pending);
-    const deflate = this.#deflate;
-    const offered = request.headers["sec-websocket-extensions"];
-    if (deflate !== false && offered !== undefined) {
-      const acceptable = acceptableOffers(offered, deflate, this.options.maxMessageSize);
-      if (acceptable === undefined) delete request.headers["sec-websocket-extensions"];
-      else request.headers["sec-websocket-extensions"] = acceptable;
-    }
-    (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted] = { protocol, headerLines };
-    this.#wss.handleUpgrade(request, pending.socket, pending.head, (ws: WebSocket) => {
-      releaseSocketGuard(pending.socket);
-      this.#open(ws as unknown as SocketLike, request, match, id, identity.data as Data);
-    });
-  }
-
-  #headerLines(request: IncomingMessage, middlewareHeaders: Record<string, unknown> | null): string[] {
-    const lines: string[] = [];
-    if (middlewareHeaders !== null) {
-      for (const [name, value] of Object.entries(middlewareHeaders)) {
-        if (value === undefined || !isForwardableHeader(name)) continue;
-        for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(item)}`);
-      }
-    }
-    const { headers } = this.options;
-    if (headers !== undefined) {
-      const extra = typeof headers === "function" ? headers(request) : headers;
-      if (typeof headers === "function") validateHeaders(extra as Record<string, unknown>, "headers");
-      for (const [name, value] of Object.entries(extra)) {
-        for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
-      }
-    }
-    return lines;
+  #handshake<Context>(attempt: UpgradeAttempt, match: RouteMatch<Data, Context, In, Out>, middlewareHeaders: Record<string, unknown> | null): void {
+    runHandshake(attempt, this, middlewareHeaders, (ws, id, data) => this.#open(ws, attempt.request, match, id, data as Data));
   }
 
   #open<Context>(ws: SocketLike, request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>, id: string, data: Data): void {
@@ -655,24 +510,16 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     this.#channel.cluster?.changed("connection", id);
     this.counters.accepted++;
     this.#heartbeat.start();
+    publish(connectionOpenChannel, { endpoint: this, connection });
     if (this.options.welcome) connection._welcome();
-    let result: unknown;
-    try {
-      result = match.onConnection(connection, match.context);
-    } catch (error) {
-      this.#connectionHandlerFailed(connection, error);
-      return;
-    }
+    const result = callGuarded((error) => this.#connectionHandlerFailed(connection, error), match.onConnection, connection, match.context);
     if (isThenable(result)) {
       // Messages that arrive while the async handler runs are held, then delivered in order.
       connection._hold();
-      result.then(
-        () => connection._release(),
-        (error) => {
-          this.#connectionHandlerFailed(connection, error);
-          connection._release();
-        },
-      );
+      whenSettled(result, release, release, this.#handlerFailed);
+    }
+    function release(): void {
+      connection._release();
     }
   }
 
@@ -682,24 +529,35 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   }
 }
 
-/** The room index of an endpoint, telling its broker whenever a room's membership here changes. */
+/**
+ * The room index of an endpoint, telling its broker whenever a room's membership here changes. A broker
+ * that throws there (its contract says it never does) is reported, never thrown into a join, or into the
+ * leaving of every room when a connection closes.
+ */
 class TrackedRooms<C extends RoomMember> extends Rooms<C> {
   readonly #changed: (room: string) => void;
+  readonly #brokerFailed: (error: unknown) => void;
 
-  constructor(changed: (room: string) => void) {
-    super();
-    this.#changed = changed;
+  constructor(options: {
+    changed: (room: string) => void;
+    brokerFailed: (error: unknown) => void;
+    maxRoomsPerMember: () => number;
+    failed: (error: Error, member: C) => void;
+  }) {
+    super(options);
+    this.#changed = options.changed;
+    this.#brokerFailed = options.brokerFailed;
   }
 
   override join(member: C, room: string): boolean {
     const joined = super.join(member, room);
-    if (joined) this.#changed(room);
+    if (joined) callGuarded(this.#brokerFailed, this.#changed, room);
     return joined;
   }
 
   override leave(member: C, room: string): boolean {
     const left = super.leave(member, room);
-    if (left) this.#changed(room);
+    if (left) callGuarded(this.#brokerFailed, this.#changed, room);
     return left;
   }
 }
@@ -717,48 +575,12 @@ function paramsToKeep(params: Readonly<Record<string, string>> | undefined): Rea
   return NO_PARAMS;
 }
 
-function chosenProtocol(_offered: Set<string>, request: IncomingMessage): string | false {
-  return (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted]?.protocol ?? false;
-}
-
-function addAcceptedHeaders(headers: string[], request: IncomingMessage): void {
-  const accepted = (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted];
-  if (accepted === undefined) return;
-  for (const line of accepted.headerLines) headers.push(line);
-  // Not `delete`, which would turn the request into a slow dictionary object.
-  (request as IncomingMessage & { [kAccepted]?: Accepted })[kAccepted] = undefined;
-}
-
-function deflateOptions(options: ResolvedOptions<unknown>): false | Record<string, unknown> {
-  const c = options.compression;
-  if (c === false) return false;
-  return {
-    threshold: c.threshold,
-    zlibDeflateOptions: { level: c.level, memLevel: c.memLevel },
-    // `false` would make ws refuse (400) every offer that asks for server_no_context_takeover, which
-    // RFC 7692 section 7.1.1.1 lets a server accept at no cost; "not imposed" is ws's `undefined`.
-    serverNoContextTakeover: c.serverNoContextTakeover ? true : undefined,
-    clientNoContextTakeover: c.clientNoContextTakeover,
-    // A window of 15 bits is the RFC 7692 default and needs no negotiation. Passing 15 to ws as a
-    // number would make it refuse (400) every offer without client_max_window_bits (section 7.1.2.2:
-    // the server may not impose it then) or with server_max_window_bits below 15 (which the server
-    // can honour): that is most non-browser clients.
-    serverMaxWindowBits: c.serverMaxWindowBits === 15 ? undefined : c.serverMaxWindowBits,
-    clientMaxWindowBits: c.clientMaxWindowBits === 15 ? undefined : c.clientMaxWindowBits,
-    concurrencyLimit: c.concurrencyLimit,
-  };
-}
-
 function handlerFailed(error: unknown): WsmountError {
   return new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: a handler failed: ${asError(error).message}`, { cause: error });
 }
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-function isThenable(value: unknown): value is Promise<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as Promise<unknown>).then === "function";
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

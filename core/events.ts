@@ -4,6 +4,7 @@
  * @module
  */
 import { ErrorCode, WsmountError } from "./errors.js";
+import { callGuarded, isThenable, whenSettled, type Failure } from "./guard.js";
 import {
   AckError,
   AckErrorCode,
@@ -43,12 +44,26 @@ export function isEnvelopeBytes(data: Buffer): boolean {
   return data.length >= 4 && data[0] === 0x77 && data[1] === 0x73 && data[2] === 0x6d && data[3]! >= 0x30 && data[3]! <= 0x39;
 }
 
+/** The default of the `maxPendingAcks` option: calls one connection may have waiting for answers. */
+export const DEFAULT_MAX_PENDING_ACKS = 1000;
+
 /** The events side of one connection, created on first use. */
 export class EventState {
   readonly #handlers = new Map<string, AnyEventHandler[]>();
   // Made on the first emitWithAck: most connections never wait for an answer.
   #waiting: Map<number, Waiting> | null = null;
   #nextAckId = 0;
+  readonly #maxPending: number;
+
+  /** @param maxPendingAcks calls that may wait for an answer at once (the endpoint's `maxPendingAcks`) */
+  constructor(maxPendingAcks = DEFAULT_MAX_PENDING_ACKS) {
+    this.#maxPending = maxPendingAcks;
+  }
+
+  /** How many calls wait for their answers now. */
+  get pending(): number {
+    return this.#waiting?.size ?? 0;
+  }
 
   /** Adds a handler for `event`; returns its remover. */
   on(event: string, handler: AnyEventHandler): () => void {
@@ -73,6 +88,11 @@ export class EventState {
 
   /** Sends `event` and waits for its answer up to `timeout` ms (0: until the connection closes). */
   call(peer: EventPeer, event: string, data: unknown, timeout: number): Promise<unknown> {
+    if (this.pending >= this.#maxPending) {
+      return Promise.reject(
+        new AckError(event, AckErrorCode.tooManyPending, `wsmount: cannot emit "${event}" to ${peer.id}: ${this.#maxPending} calls already wait for an answer (maxPendingAcks)`),
+      );
+    }
     const ackId = this.#takeAckId();
     return new Promise((resolve, reject) => {
       const waiting: Waiting = { event, resolve, reject, timer: null };
@@ -153,28 +173,42 @@ export class EventState {
       }
       return;
     }
-    // The first handler's result is the answer; further handlers only listen.
-    let result: unknown;
-    try {
-      result = handlers[0]!(data);
-      for (let i = 1; i < handlers.length; i++) runListener(peer, event, handlers[i]!, data);
-    } catch (error) {
-      this.#failed(peer, event, ackId, error);
+    // The first handler's result is the answer; further handlers only listen. Later handlers are those
+    // of this moment: a handler that adds or removes handlers changes the next dispatch, not this one.
+    const first = handlers[0]!;
+    const listeners = handlers.length > 1 ? handlers.slice(1) : null;
+    if (ackId === undefined) {
+      const failed: Failure = (error) => peer._error(handlerError(peer, event, error));
+      callGuarded(failed, first, data);
+      if (listeners !== null) for (const listener of listeners) callGuarded(failed, listener, data);
       return;
     }
-    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
-      (result as PromiseLike<unknown>).then(
-        (value) => answer(peer, event, ackId, value),
-        (error: unknown) => this.#failed(peer, event, ackId, error),
-      );
-    } else {
-      answer(peer, event, ackId, result);
+    // A throw or a rejection of the first handler is answered with `x` and reported, once.
+    let threw = false;
+    const result = callGuarded(
+      (error) => {
+        threw = true;
+        this.#failed(peer, event, ackId, error);
+      },
+      first,
+      data,
+    );
+    if (listeners !== null) {
+      const failed: Failure = (error) => peer._error(handlerError(peer, event, error));
+      for (const listener of listeners) callGuarded(failed, listener, data);
     }
+    if (threw) return;
+    if (!isThenable(result)) {
+      answer(peer, event, ackId, result);
+      return;
+    }
+    // The rejection was handled above; the value is answered here, and a fault in answering is reported.
+    whenSettled(result, (value) => answer(peer, event, ackId, value), ignore, (error) => peer._error(handlerError(peer, event, error)));
   }
 
-  #failed(peer: EventPeer, event: string, ackId: number | undefined, error: unknown): void {
+  #failed(peer: EventPeer, event: string, ackId: number, error: unknown): void {
     // The client gets the message and code only, never the server's stack (docs/protocol.md section 5).
-    if (ackId !== undefined) peer._sendText(encodeAckError(ackId, toErrorPayload(error)));
+    peer._sendText(encodeAckError(ackId, toErrorPayload(error)));
     peer._error(handlerError(peer, event, error));
   }
 
@@ -187,16 +221,7 @@ export class EventState {
   }
 }
 
-function runListener(peer: EventPeer, event: string, handler: AnyEventHandler, data: unknown): void {
-  try {
-    const result = handler(data);
-    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
-      (result as PromiseLike<unknown>).then(undefined, (error: unknown) => peer._error(handlerError(peer, event, error)));
-    }
-  } catch (error) {
-    peer._error(handlerError(peer, event, error));
-  }
-}
+function ignore(): void {}
 
 function answer(peer: EventPeer, event: string, ackId: number | undefined, result: unknown): void {
   if (ackId === undefined) return;

@@ -26,7 +26,7 @@ export {
 export type { AuthResult, CompressionOptions, EndpointOptions, ResolvedOptions, ValueOrFn } from "./options.js";
 export { ErrorCode, HandshakeRejection, InvalidOptionError, WsmountError, type ErrorCodeValue, type RejectionInit } from "./errors.js";
 export type { EndpointStats } from "./stats.js";
-export type { RefusalReason } from "./handshake.js";
+export type { RefusalReason } from "./upgrade/handshake.js";
 export type { SendData } from "./types.js";
 export { Broadcast, type Targets } from "./broadcast.js";
 export {
@@ -69,3 +69,5 @@ export {
   type JsonValue,
 } from "./protocol/index.js";
 export { requireFunction, requirePath } from "./arguments.js";
+export type { Logger } from "./fault-log.js";
+export { DiagnosticsChannel } from "./diagnostics.js";

@@ -140,6 +140,20 @@ export interface EndpointOptions<Data = unknown> {
    * @defaultValue `console` (Fastify: the instance's logger)
    */
   logger?: Logger | false;
+  /**
+   * The most rooms one connection may be in. `join` past it throws a `RangeError` with `code`
+   * `ERR_WSMOUNT_ROOM_LIMIT` and changes nothing (inside an event handler, the client's call gets that
+   * code back). A bound on what a peer can make the server keep when rooms are joined on its request.
+   * `Infinity` turns it off. @defaultValue 1000
+   */
+  maxRoomsPerConnection?: number;
+  /**
+   * The most `emitWithAck` calls one connection may have waiting for the client's answer. Past it,
+   * `emitWithAck` rejects at once with an `AckError` whose `code` is `ERR_WSMOUNT_TOO_MANY_PENDING_ACKS`
+   * and nothing is sent: a client that never answers cannot make the server keep calls without bound.
+   * `Infinity` turns it off. @defaultValue 1000
+   */
+  maxPendingAcks?: number;
 }
 
 /** Options after defaults and validation. */
@@ -167,6 +181,8 @@ export interface ResolvedOptions<Data = unknown> {
   readonly ackTimeout: number;
   readonly welcome: boolean;
   readonly logger: Logger;
+  readonly maxRoomsPerConnection: number;
+  readonly maxPendingAcks: number;
 }
 
 const KNOWN = new Set([
@@ -174,6 +190,7 @@ const KNOWN = new Set([
   "readBufferSize", "writeBufferSize", "maxBufferedAmount", "backpressure", "subprotocols", "compression",
   "checkOrigin", "authenticate", "generateId", "headers", "maxConnections", "name", "broker", "ackTimeout", "welcome",
   "logger",
+  "maxRoomsPerConnection", "maxPendingAcks",
 ]);
 
 const COMPRESSION_DEFAULTS: Required<CompressionOptions> = {
@@ -246,6 +263,8 @@ export function resolveOptions<Data>(options: EndpointOptions<Data> = {}): Resol
     ackTimeout: ms(options, "ackTimeout", 10_000, true),
     welcome: bool(options, "welcome", false),
     logger: logger(options.logger),
+    maxRoomsPerConnection: bound(options, "maxRoomsPerConnection", 1000),
+    maxPendingAcks: bound(options, "maxPendingAcks", 1000),
   });
 }
 
@@ -402,4 +421,12 @@ function logger(value: unknown): Logger {
     throw new InvalidOptionError("logger", "false or an object with error(message, error) and warn(message) methods", value);
   }
   return candidate as Logger;
+}
+
+/** A per-connection bound: a positive integer, or `Infinity` for none. */
+function bound(options: object, name: string, fallback: number): number {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  if (value === Infinity || (typeof value === "number" && Number.isInteger(value) && value >= 1)) return value as number;
+  throw new InvalidOptionError(name, "a positive integer or Infinity", value);
 }

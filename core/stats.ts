@@ -2,7 +2,7 @@
  * Endpoint counters: plain numbers bumped on the hot path, copied out by `stats()`.
  * @module
  */
-import type { RefusalReason } from "./handshake.js";
+import type { RefusalReason } from "./upgrade/handshake.js";
 
 /** A snapshot of an endpoint's counters, as returned by `stats()`. */
 export interface EndpointStats {

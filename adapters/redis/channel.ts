@@ -18,6 +18,8 @@ import {
   type Publication,
   type RequestOutcome,
 } from "../../core/index.js";
+import type { BrokerRecoveredHandler } from "../../core/broker.js";
+import { callAsync, callGuarded, whenSettled } from "../../core/guard.js";
 import type { ConnectionsMember, RedisConnections } from "./connections.js";
 import type { ResolvedRedisOptions } from "./options.js";
 import { Presence } from "./presence.js";
@@ -33,6 +35,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   readonly #options: ResolvedRedisOptions;
   readonly #deliver: (publication: Publication) => void;
   readonly #onError: BrokerErrorHandler;
+  readonly #onRecovered: BrokerRecoveredHandler | undefined;
   readonly #host: BrokerHost;
   readonly #base: string;
   readonly #publications: string;
@@ -53,12 +56,14 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     deliver: (publication: Publication) => void,
     onError: BrokerErrorHandler,
     host: BrokerHost | undefined,
+    onRecovered: BrokerRecoveredHandler | undefined,
     onClosed: (channel: RedisChannel) => Promise<void>,
   ) {
     this.#connections = connections;
     this.#options = options;
     this.#deliver = deliver;
     this.#onError = onError;
+    this.#onRecovered = onRecovered;
     this.#host = host ?? NO_HOST;
     this.#onClosed = onClosed;
     this.#base = `${options.prefix}:${name}`;
@@ -94,11 +99,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     } else {
       this.#dropped();
     }
-    try {
-      this.#deliver(publication);
-    } catch (error) {
-      this.#fault(error, "deliver");
-    }
+    callGuarded(this.#deliverFailed, this.#deliver, publication);
   }
 
   changed(kind: "connection" | "room", name: string): void {
@@ -148,6 +149,14 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   outage(error: Error): void {
     this.#fault(error, "connect");
   }
+
+  /** @internal Redis is reachable again after a reported outage, subscriptions included */
+  recovered(): void {
+    if (this.#closing !== null || this.#onRecovered === undefined) return;
+    callGuarded(this.#connectFailed, this.#onRecovered);
+  }
+
+  readonly #connectFailed = (error: unknown): void => this.#fault(error, "connect");
 
   /** @internal the command connection was lost: presence is rewritten once it is back */
   commandLost(): void {
@@ -205,12 +214,11 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     }
     if (received.node === this.node || this.#closing !== null) return;
     this.#stats.received++;
-    try {
-      this.#deliver(received.publication);
-    } catch (error) {
-      this.#fault(error, "deliver");
-    }
+    callGuarded(this.#deliverFailed, this.#deliver, received.publication);
   };
+
+  readonly #deliverFailed = (error: unknown): void => this.#fault(error, "deliver");
+  readonly #requestFailed = (error: unknown): void => this.#fault(error, "request");
 
   readonly #onNodeMessage = (message: Buffer): void => {
     const decoded = decodeNodeMessage(message.toString());
@@ -223,14 +231,16 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
       return;
     }
     const { from, rid, id, request } = decoded;
-    this.#host
-      .handle(id, request)
-      .then((outcome) => {
+    whenSettled(
+      callAsync(() => this.#host.handle(id, request)),
+      (outcome) => {
         // Unreachable: the asking process fails or times out the request on its side.
         if (!this.#connections.commandReady) return;
-        return this.#connections.command.publish(this.#nodeKey(from), encodeAnswer(rid, outcome));
-      })
-      .catch((error: unknown) => this.#fault(error, "request"));
+        this.#connections.command.publish(this.#nodeKey(from), encodeAnswer(rid, outcome)).catch(this.#requestFailed);
+      },
+      this.#requestFailed,
+      this.#requestFailed,
+    );
   };
 
   #dropped(): void {

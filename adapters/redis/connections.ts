@@ -13,6 +13,8 @@ export interface ConnectionsMember {
   commandReady(): void;
   /** Redis became unreachable (or could not be reached at start); reported once per outage. */
   outage(error: Error): void;
+  /** Both connections are back after a reported outage, and the subscriptions are in place again. */
+  recovered(): void;
   /** The command connection was lost: whatever this process wrote may be gone with Redis. */
   commandLost(): void;
   /** The subscriber connection was lost: whatever was published meanwhile never arrives here. */
@@ -123,11 +125,29 @@ export class RedisConnections {
   #ready(role: "command" | "subscriber"): void {
     if (this.command.status === "ready" && this.subscriber.status === "ready" && !this.#connected) {
       this.#connected = true;
+      const recovering = this.#outageReported;
       this.#outageReported = false;
       if (this.#everConnected) this.#reconnects++;
       this.#everConnected = true;
+      if (recovering) this.#confirmRecovery();
     }
     if (role === "command") for (const member of [...this.#members]) member.commandReady();
+  }
+
+  /**
+   * Tells the members that the outage is over once the subscriptions are back: ioredis re-sends the
+   * SUBSCRIBEs as the subscriber becomes ready, and Redis answers in order, so the answer to a PING sent
+   * now comes after theirs.
+   */
+  #confirmRecovery(): void {
+    this.subscriber.ping().then(
+      () => {
+        if (this.#closed || !this.#connected) return;
+        for (const member of [...this.#members]) member.recovered();
+      },
+      // Lost again before the answer: the next outage is reported, and the next recovery confirmed.
+      () => {},
+    );
   }
 
   #closedConnection(role: "command" | "subscriber"): void {

@@ -63,4 +63,6 @@ export const AckErrorCode = {
   closed: "ERR_WSMOUNT_CLOSED",
   /** The call could not be queued: the offline queue is full or disabled. */
   queueFull: "ERR_WSMOUNT_QUEUE_FULL",
+  /** Too many calls of this emitter already wait for their answers (`maxPendingAcks`); nothing was sent. */
+  tooManyPending: "ERR_WSMOUNT_TOO_MANY_PENDING_ACKS",
 } as const;

@@ -3,7 +3,7 @@
  * It never throws; every outcome is a tagged {@link Decoded} value.
  * @module
  */
-import { MAX_ACK_ID } from "./constants.js";
+import { MAX_ACK_ID, MAX_EVENT_NAME_LENGTH } from "./constants.js";
 import type { Decoded, InvalidMessage, InvalidReason, RawMessage } from "./types.js";
 import { isAckId, isEventName } from "./validate.js";
 
@@ -48,42 +48,66 @@ export function isEnvelope(text: unknown): boolean {
 /**
  * Decodes one received message. Anything not a string (binary data) and any text not starting with `wsm` plus a
  * digit is `raw`. Envelopes of version 1 become `event`, `ack`, `ackError`, `error` or `welcome`; anything else
- * that starts like an envelope is `invalid` with a reason. Never throws.
+ * that starts like an envelope is `invalid` with a reason. An event name over {@link MAX_EVENT_NAME_LENGTH}
+ * characters or an ack id over {@link MAX_ACK_ID} is refused from the envelope's first characters, without
+ * parsing the rest (docs/protocol.md section 4). Never throws.
  */
 export function decode(text: unknown): Decoded {
   if (!isEnvelope(text)) return RAW;
   const envelope = text as string;
   if (envelope.charCodeAt(3) !== 0x31) return invalid("unsupported-version");
+  return refuseEarly(envelope) ?? decodeVersion1(envelope);
+}
+
+/**
+ * {@link decode} without the refusal from the first characters: every version 1 envelope is parsed whole, with
+ * the same outcome for valid JSON. For the browser client, whose bundle has no room for the header scan and
+ * whose peer is the application's own server.
+ */
+export function decodeWhole(text: unknown): Decoded {
+  if (!isEnvelope(text)) return RAW;
+  const envelope = text as string;
+  if (envelope.charCodeAt(3) !== 0x31) return invalid("unsupported-version");
+  return decodeVersion1(envelope);
+}
+
+function decodeVersion1(envelope: string): Decoded {
   const value = parse(envelope.slice(4));
   if (value === NOT_JSON) return invalid("bad-json");
   if (!Array.isArray(value)) return invalid("bad-shape");
   const length = value.length;
   switch (value[0]) {
+    // The name and the ack id are checked before the element count, in the order refuseEarly reads them,
+    // so that an envelope refused from its start gets the reason a full parse would give it.
     case "e": {
-      if (length < 2 || length > 3) return invalid("bad-shape");
+      if (length < 2) return invalid("bad-shape");
       const name: unknown = value[1];
       if (!isEventName(name)) return invalid("bad-name");
+      if (length > 3) return invalid("bad-shape");
       return { kind: "event", name, data: value[2], ackId: undefined };
     }
     case "c": {
       const ackId: unknown = value[1];
       if (!isAckId(ackId)) return invalid("bad-ack-id");
-      if (length < 3 || length > 4) return invalid("bad-shape", ackId);
+      if (length < 3) return invalid("bad-shape", ackId);
       const name: unknown = value[2];
       if (!isEventName(name)) return invalid("bad-name", ackId);
+      if (length > 4) return invalid("bad-shape", ackId);
       return { kind: "event", name, data: value[3], ackId };
     }
     case "a": {
       const ackId: unknown = value[1];
-      if (length < 2 || length > 3) return invalid("bad-shape");
+      if (length < 2) return invalid("bad-shape");
       if (!isAckId(ackId)) return invalid("bad-ack-id");
+      if (length > 3) return invalid("bad-shape");
       return { kind: "ack", ackId, result: value[2] };
     }
     case "x": {
       const ackId: unknown = value[1];
       const error: unknown = value[2];
-      if (length !== 3) return invalid("bad-shape");
+      if (length < 2) return invalid("bad-shape");
       if (!isAckId(ackId)) return invalid("bad-ack-id");
+      if (length !== 3) return invalid("bad-shape");
       if (!isPlainObject(error) || typeof error.message !== "string") return invalid("bad-shape");
       const code = error.code;
       if (code !== undefined && typeof code !== "string") return invalid("bad-shape");
@@ -118,6 +142,63 @@ function skipSpace(text: string, i: number, end: number): number {
     i++;
   }
   return i;
+}
+
+/** How far into an envelope {@link refuseEarly} reads at most. */
+const HEADER_SCAN = 512;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * Refuses a version 1 envelope from its first characters, without parsing the rest: an event name longer
+ * than {@link MAX_EVENT_NAME_LENGTH} (`bad-name`, with the call's id for a `c`) or an ack id over
+ * {@link MAX_ACK_ID} (`bad-ack-id`), so that a large message with a bad header costs no parse. Reads at most
+ * {@link HEADER_SCAN} characters and decides only what a full parse of valid JSON would decide too; anything
+ * else (an escape in the name, a fraction or an exponent in the id...) is left to the parser: `undefined`.
+ */
+function refuseEarly(text: string): InvalidMessage | undefined {
+  const end = Math.min(text.length, HEADER_SCAN);
+  let i = skipSpace(text, 4, end);
+  if (text.charCodeAt(i) !== BRACKET) return undefined;
+  i = skipSpace(text, i + 1, end);
+  if (text.charCodeAt(i) !== QUOTE || text.charCodeAt(i + 2) !== QUOTE) return undefined;
+  const type = text.charCodeAt(i + 1);
+  i = skipSpace(text, i + 3, end);
+  if (text.charCodeAt(i) !== COMMA) return undefined;
+  i = skipSpace(text, i + 1, end);
+  if (type === 0x65 /* e */) return nameTooLong(text, i, end, undefined);
+  if (type !== 0x63 /* c */ && type !== 0x61 /* a */ && type !== 0x78 /* x */) return undefined;
+  const start = i;
+  let id = 0;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < ZERO || c > NINE) break;
+    id = id * 10 + (c - ZERO);
+  }
+  const digits = i - start;
+  i = skipSpace(text, i, end);
+  // Only a plain integer followed by `,` or `]` is decided here.
+  const next = text.charCodeAt(i);
+  if (digits === 0 || i >= end || (next !== COMMA && next !== CLOSE_BRACKET)) return undefined;
+  if (id > MAX_ACK_ID) return invalid("bad-ack-id");
+  if (type !== 0x63 || next !== COMMA) return undefined;
+  return nameTooLong(text, skipSpace(text, i + 1, end), end, id);
+}
+
+/** `bad-name` when the JSON string starting at `i` runs past the longest name, without an escape on the way. */
+function nameTooLong(text: string, i: number, end: number, ackId: number | undefined): InvalidMessage | undefined {
+  if (text.charCodeAt(i) !== QUOTE) return undefined;
+  // The closing quote of the longest name is at `last`.
+  const last = i + 1 + MAX_EVENT_NAME_LENGTH;
+  for (let j = i + 1; j < end; j++) {
+    const c = text.charCodeAt(j);
+    if (c === QUOTE || c === BACKSLASH) return undefined;
+    if (j >= last) return invalid("bad-name", ackId);
+  }
+  return undefined;
 }
 
 /**

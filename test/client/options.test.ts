@@ -13,6 +13,7 @@ describe("client options", () => {
       ackTimeout: 10_000,
       queueSize: 100,
       waitForWelcome: false,
+      maxPendingAcks: 1000,
     });
     expect(resolveClientOptions({ WebSocket, reconnect: false }).reconnect).toBe(false);
     expect(resolveClientOptions({ WebSocket, reconnect: { initialDelay: 20_000 } }).reconnect).toMatchObject({

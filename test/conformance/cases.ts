@@ -27,6 +27,8 @@ export const PROFILES = {
   limits: { maxMessageSize: 64 * 1024, pingInterval: 0 },
   /** permessage-deflate on, same small limit. */
   deflate: { maxMessageSize: 64 * 1024, pingInterval: 0, compression: { threshold: 0 } },
+  /** Autobahn's own server configuration for sections 9.x: messages up to 16 MiB. */
+  large: { maxMessageSize: 16 * 1024 * 1024, pingInterval: 0 },
 } as const;
 
 /** The name of a server profile. */
@@ -658,6 +660,35 @@ const limits: FrameCase[] = [
   },
 ];
 
+// Legal large messages in small fragments (Autobahn 9.3.x, 9.4.x) pass; the fragment-flood defence
+// (maxFragments) grows with maxMessageSize: 16 MiB / 64 = 262144 fragments.
+const FOUR_MIB = 4 * 1024 * 1024;
+const largeFragmented: FrameCase[] = [
+  {
+    group: "Limits",
+    title: "4 MiB text in 64-byte fragments under a 16 MiB limit",
+    autobahn: "9.3.1",
+    profile: "large",
+    send: () => fragmentedMessage(Opcode.text, splitInto(filled(FOUR_MIB, 0x61), FOUR_MIB / 64)),
+    expect: [echoText(filled(FOUR_MIB, 0x61))],
+  },
+  {
+    group: "Limits",
+    title: "4 MiB binary in 64-byte fragments under a 16 MiB limit",
+    autobahn: "9.4.1",
+    profile: "large",
+    send: () => fragmentedMessage(Opcode.binary, splitInto(filled(FOUR_MIB, 0x07), FOUR_MIB / 64)),
+    expect: [echoBinary(filled(FOUR_MIB, 0x07))],
+  },
+  {
+    group: "Limits",
+    title: "270,000 empty fragments under a 16 MiB limit (over maxFragments)",
+    profile: "large",
+    send: () => fragmentedMessage(Opcode.binary, Array.from({ length: 270_000 }, () => "")),
+    expect: [closedWith(1008)],
+  },
+];
+
 // ---------------------------------------------------------------------------------------------
 // 9. permessage-deflate frames (Autobahn 12.x, 13.x; RFC 7692 §6, §7.2)
 const DEFLATE = "permessage-deflate; client_max_window_bits";
@@ -799,5 +830,6 @@ export const FRAME_CASES: FrameCase[] = [
   ...utf8Cases,
   ...closeCases,
   ...limits,
+  ...largeFragmented,
   ...deflate,
 ];

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
-import { checkHandshake, isSameOrigin, parseProtocols, selectSubprotocol, isForwardableHeader, queryOf } from "../../core/handshake.js";
+import { checkHandshake, isSameOrigin, parseProtocols, selectSubprotocol, isForwardableHeader, queryOf } from "../../core/upgrade/handshake.js";
 
 function req(headers: Record<string, string>, method = "GET", version: [number, number] = [1, 1]): IncomingMessage {
   return { method, headers, httpVersionMajor: version[0], httpVersionMinor: version[1] } as unknown as IncomingMessage;

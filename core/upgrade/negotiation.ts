@@ -15,8 +15,27 @@ interface ExtensionTools {
   PerMessageDeflate: new (options: Record<string, unknown>) => { accept(offers: unknown[]): unknown; cleanup(): void };
 }
 
-// Public exports of ws's ESM entry that @types/ws does not declare.
-const { extension, PerMessageDeflate } = ws as unknown as ExtensionTools;
+/**
+ * Exports of ws's ESM entry that ws does not document (and @types/ws does not declare), checked once
+ * when this module loads. When their shape is not the expected one, offers are not filtered: every
+ * connection goes on uncompressed (the offer is declined) rather than risking a failed handshake.
+ */
+export const extensionTools: ExtensionTools | null = probeExtensionTools(ws as unknown as Partial<ExtensionTools>);
+
+/** @internal exported for the test of the fallback */
+export function probeExtensionTools(candidate: Partial<ExtensionTools>): ExtensionTools | null {
+  try {
+    const { extension, PerMessageDeflate } = candidate;
+    if (typeof extension?.parse !== "function" || typeof extension.format !== "function" || typeof PerMessageDeflate !== "function") return null;
+    if (typeof PerMessageDeflate.prototype?.accept !== "function" || typeof PerMessageDeflate.prototype.cleanup !== "function") return null;
+    // A known offer must come back as ws formats it.
+    const parsed = extension.parse("permessage-deflate; client_max_window_bits");
+    if (extension.format(parsed) !== "permessage-deflate; client_max_window_bits") return null;
+    return { extension, PerMessageDeflate };
+  } catch {
+    return null;
+  }
+}
 
 const NAME = "permessage-deflate";
 
@@ -24,7 +43,9 @@ const NAME = "permessage-deflate";
  * The `Sec-WebSocket-Extensions` header with only the permessage-deflate offers this server can
  * accept, or `undefined` when none is left (the connection goes on uncompressed).
  */
-export function acceptableOffers(header: string, deflateOptions: Record<string, unknown>, maxPayload: number): string | undefined {
+export function acceptableOffers(header: string, deflateOptions: Record<string, unknown>, maxPayload: number, tools = extensionTools): string | undefined {
+  if (tools === null) return undefined;
+  const { extension, PerMessageDeflate } = tools;
   let offers: ReturnType<ExtensionTools["extension"]["parse"]>;
   try {
     offers = extension.parse(header);
