@@ -486,6 +486,9 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     if (this.#connections.size + this.#handshaking >= this.options.maxConnections) {
       return { status: 503, reason: "capacity", body: "Too many WebSocket connections", headers: { "Retry-After": "5" } };
     }
+    if (this.#handshaking >= this.options.maxPendingHandshakes) {
+      return { status: 503, reason: "busy", body: "Too many WebSocket handshakes under way", headers: { "Retry-After": "1" } };
+    }
     return null;
   }
 

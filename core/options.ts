@@ -86,7 +86,8 @@ export interface EndpointOptions<Data = unknown> {
   writeBufferSize?: number;
   /**
    * The hard limit of a connection's outgoing buffer, in bytes. A `send()` that finds `bufferedAmount`
-   * above it applies `backpressure`. @defaultValue 8388608
+   * above it applies `backpressure`. It may not be below `maxMessageSize` (echoing a legal message
+   * would close a well-behaved client 1013). @defaultValue max(8388608, 2 * maxMessageSize)
    */
   maxBufferedAmount?: number;
   /**
@@ -154,6 +155,25 @@ export interface EndpointOptions<Data = unknown> {
    * `Infinity` turns it off. @defaultValue 1000
    */
   maxPendingAcks?: number;
+  /**
+   * The hosts clients may ask for (`Host`, or `X-Forwarded-Host` with `trustProxy`): a defence against
+   * DNS rebinding, where a page whose name was made to resolve to this server passes the same-origin
+   * check with its own name. Entries are host names (`"app.example.com"`) or suffixes (`".example.com"`
+   * allows it and every subdomain); IP literals are always allowed. Others get `403`. @defaultValue "any"
+   */
+  allowedHosts?: "any" | readonly string[];
+  /**
+   * Believe `X-Forwarded-Proto` and `X-Forwarded-Host` from a reverse proxy in front of this server (set
+   * it only when such a proxy always sets or strips them). The origin check then knows the scheme the
+   * client used behind a proxy that ended TLS. @defaultValue false
+   */
+  trustProxy?: boolean;
+  /**
+   * Handshakes past their checks (in `checkOrigin`, `authenticate` or the 101) at once; more get `503`
+   * with `Retry-After: 1`. Sheds load early under a storm of handshakes or a slow `authenticate`.
+   * @defaultValue 1000
+   */
+  maxPendingHandshakes?: number;
 }
 
 /** Options after defaults and validation. */
@@ -183,6 +203,9 @@ export interface ResolvedOptions<Data = unknown> {
   readonly logger: Logger;
   readonly maxRoomsPerConnection: number;
   readonly maxPendingAcks: number;
+  readonly allowedHosts: "any" | readonly string[];
+  readonly trustProxy: boolean;
+  readonly maxPendingHandshakes: number;
 }
 
 const KNOWN = new Set([
@@ -191,6 +214,7 @@ const KNOWN = new Set([
   "checkOrigin", "authenticate", "generateId", "headers", "maxConnections", "name", "broker", "ackTimeout", "welcome",
   "logger",
   "maxRoomsPerConnection", "maxPendingAcks",
+  "allowedHosts", "trustProxy", "maxPendingHandshakes",
 ]);
 
 const COMPRESSION_DEFAULTS: Required<CompressionOptions> = {
@@ -235,9 +259,16 @@ export function resolveOptions<Data>(options: EndpointOptions<Data> = {}): Resol
   const pingInterval = ms(options, "pingInterval", 30_000, true);
   const maxMessageSize = int(options, "maxMessageSize", 1024 * 1024, 1);
   const writeBufferSize = int(options, "writeBufferSize", 64 * 1024, 1);
-  const maxBufferedAmount = int(options, "maxBufferedAmount", 8 * 1024 * 1024, 1);
+  const maxBufferedAmount = int(options, "maxBufferedAmount", Math.max(8 * 1024 * 1024, 2 * maxMessageSize), 1);
   if (maxBufferedAmount < writeBufferSize) {
     throw new InvalidOptionError("maxBufferedAmount", `at least writeBufferSize (${writeBufferSize})`, maxBufferedAmount);
+  }
+  if (maxBufferedAmount < maxMessageSize) {
+    throw new InvalidOptionError(
+      "maxBufferedAmount",
+      `at least maxMessageSize (${maxMessageSize}): a legal message sent back would close a well-behaved client with 1013; raise maxBufferedAmount or lower maxMessageSize`,
+      maxBufferedAmount,
+    );
   }
   return Object.freeze({
     handshakeTimeout: ms(options, "handshakeTimeout", 10_000, false),
@@ -265,6 +296,9 @@ export function resolveOptions<Data>(options: EndpointOptions<Data> = {}): Resol
     logger: logger(options.logger),
     maxRoomsPerConnection: bound(options, "maxRoomsPerConnection", 1000),
     maxPendingAcks: bound(options, "maxPendingAcks", 1000),
+    allowedHosts: allowedHosts(options.allowedHosts),
+    trustProxy: bool(options, "trustProxy", false),
+    maxPendingHandshakes: bound(options, "maxPendingHandshakes", 1000),
   });
 }
 
@@ -429,4 +463,18 @@ function bound(options: object, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (value === Infinity || (typeof value === "number" && Number.isInteger(value) && value >= 1)) return value as number;
   throw new InvalidOptionError(name, "a positive integer or Infinity", value);
+}
+
+// A host name (RFC 1123 labels), optionally with a leading dot for "this domain and below".
+const HOST_NAME = /^\.?(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function allowedHosts(value: unknown): "any" | readonly string[] {
+  if (value === undefined || value === "any") return "any";
+  if (!Array.isArray(value)) throw new InvalidOptionError("allowedHosts", '"any" or an array of host names such as "app.example.com" or ".example.com"', value);
+  for (const entry of value) {
+    if (typeof entry !== "string" || !HOST_NAME.test(entry)) {
+      throw new InvalidOptionError("allowedHosts", 'an array of host names without port or scheme, such as "app.example.com" or ".example.com"', entry);
+    }
+  }
+  return Object.freeze(value.map((entry: string) => entry.toLowerCase()));
 }

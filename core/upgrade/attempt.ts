@@ -24,7 +24,7 @@ import { validateHeaders, type AuthResult, type ResolvedOptions } from "../optio
 import type { Counters } from "../stats.js";
 import type { SocketLike } from "../types.js";
 import type { Acceptor } from "./accept.js";
-import { checkHandshake, isAllowedOrigin, isForwardableHeader, isSameOrigin, selectSubprotocol, type Refusal, type RefusalReason } from "./handshake.js";
+import { checkHandshake, isAllowedHost, isAllowedOrigin, isForwardableHeader, isSameOrigin, selectSubprotocol, type Refusal, type RefusalReason } from "./handshake.js";
 import { bindResponse, responseInFlight, unbindResponse } from "./node-compat.js";
 import { endSocket, writeResponse } from "./respond.js";
 
@@ -352,7 +352,7 @@ function handshakeSteps(
 ): void {
   const request = attempt.request;
   const options = target.options;
-  const refusal = target.admission() ?? checkHandshake(request) ?? staticOriginRefusal(options, request);
+  const refusal = target.admission() ?? checkHandshake(request) ?? hostRefusal(options, request) ?? staticOriginRefusal(options, request);
   if (refusal !== null) return attempt.refuse(refusal);
   const protocol = selectSubprotocol(request.headers["sec-websocket-protocol"], options.subprotocols);
   if (protocol !== null && typeof protocol === "object") return attempt.refuse(protocol);
@@ -374,10 +374,14 @@ function handshakeSteps(
   );
 }
 
+function hostRefusal(options: ResolvedOptions<unknown>, request: IncomingMessage): Refusal | null {
+  return isAllowedHost(request, options.allowedHosts, options.trustProxy) ? null : { status: 403, reason: "host", body: "Host not allowed" };
+}
+
 function staticOriginRefusal(options: ResolvedOptions<unknown>, request: IncomingMessage): Refusal | null {
   const { checkOrigin } = options;
   if (typeof checkOrigin === "function") return null;
-  const allowed = checkOrigin === true ? isSameOrigin(request) : checkOrigin === false || isAllowedOrigin(request.headers.origin, checkOrigin);
+  const allowed = checkOrigin === true ? isSameOrigin(request, options.trustProxy) : checkOrigin === false || isAllowedOrigin(request.headers.origin, checkOrigin);
   return allowed ? null : { status: 403, reason: "origin", body: "Origin not allowed" };
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { isIP } from "node:net";
 
 /** A refusal the caller writes as an HTTP response. */
 export interface Refusal {
@@ -25,6 +26,8 @@ export type RefusalReason =
   | "shutting-down"
   | "timeout"
   | "conflict"
+  | "host"
+  | "busy"
   | "error";
 
 const KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
@@ -95,16 +98,28 @@ export function checkHandshake(request: IncomingMessage): Refusal | null {
   return null;
 }
 
-/** Parses a `Sec-WebSocket-Protocol` header into its tokens; `null` when it is malformed. */
+/** The most subprotocols a client may offer; a longer list is refused (no client offers more than a few). */
+export const MAX_OFFERED_PROTOCOLS = 64;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Parses a `Sec-WebSocket-Protocol` header into its tokens; `null` when it is malformed, repeats a
+ * token or offers more than {@link MAX_OFFERED_PROTOCOLS}. Linear in the header's length.
+ */
 export function parseProtocols(header: string | undefined): string[] | null {
   if (header === undefined) return [];
-  const protocols: string[] = [];
-  for (const part of header.split(",")) {
-    const token = part.trim();
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(token) || protocols.includes(token)) return null;
-    protocols.push(token);
+  const protocols = new Set<string>();
+  let start = 0;
+  // A scan that stops at the first bad or excess token, instead of splitting the whole header first.
+  for (;;) {
+    const comma = header.indexOf(",", start);
+    const token = header.slice(start, comma === -1 ? header.length : comma).trim();
+    if (!TOKEN.test(token) || protocols.has(token) || protocols.size === MAX_OFFERED_PROTOCOLS) return null;
+    protocols.add(token);
+    if (comma === -1) return [...protocols];
+    start = comma + 1;
   }
-  return protocols;
 }
 
 /**
@@ -128,21 +143,79 @@ export function selectSubprotocol(header: string | undefined, supported: readonl
 }
 
 /**
- * The default origin policy (as gorilla/websocket's `CheckOrigin`): a request without `Origin` is
- * allowed; one with `Origin` is allowed only when the origin's host equals the `Host` header.
+ * The scheme the client used to reach the server: `https` on a TLS socket, or what a trusted proxy says
+ * in `X-Forwarded-Proto`; `null` when this server cannot tell (plain HTTP here, but a proxy in front may
+ * have ended TLS).
  */
-export function isSameOrigin(request: IncomingMessage): boolean {
+export function requestScheme(request: IncomingMessage, trustProxy: boolean): "http" | "https" | null {
+  if ((request.socket as { encrypted?: boolean } | undefined)?.encrypted === true) return "https";
+  if (!trustProxy) return null;
+  const proto = firstValue(request.headers["x-forwarded-proto"])?.toLowerCase();
+  return proto === "https" || proto === "http" ? proto : null;
+}
+
+/** The authority the client asked for: `Host`, or a trusted proxy's `X-Forwarded-Host`. */
+export function requestHost(request: IncomingMessage, trustProxy: boolean): string | undefined {
+  if (trustProxy) {
+    const forwarded = firstValue(request.headers["x-forwarded-host"]);
+    if (forwarded !== undefined && forwarded !== "") return forwarded;
+  }
+  return request.headers.host;
+}
+
+/**
+ * The default origin policy (gorilla/websocket's `CheckOrigin`, made scheme-aware): a request without
+ * `Origin` is allowed; one with `Origin` is allowed only when the origin names the host the client asked
+ * for (default ports normalised: `Host: example.com:443` is `https://example.com`), with the scheme the
+ * client used when the server can tell it (an `http://` page is refused on a TLS connection).
+ */
+export function isSameOrigin(request: IncomingMessage, trustProxy = false): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
-  const host = request.headers.host;
-  if (host === undefined) return false;
-  let originHost: string;
+  const host = requestHost(request, trustProxy);
+  if (host === undefined || host === "" || /[\s/\\?#@]/.test(host)) return false;
+  let originUrl: URL;
+  let hostUrl: URL;
   try {
-    originHost = new URL(origin).host;
+    originUrl = new URL(origin);
+    if (originUrl.protocol !== "http:" && originUrl.protocol !== "https:") return false;
+    // The Host header read with the origin's scheme, so that its default port drops out the same way.
+    hostUrl = new URL(`${originUrl.protocol}//${host}`);
   } catch {
     return false;
   }
-  return originHost.toLowerCase() === host.toLowerCase();
+  const scheme = requestScheme(request, trustProxy);
+  if (scheme !== null && originUrl.protocol !== `${scheme}:`) return false;
+  return originUrl.host === hostUrl.host;
+}
+
+/**
+ * The `allowedHosts` policy, a defence against DNS rebinding (a page whose name is made to resolve to this
+ * server sends its own name as `Host`): the host the client asked for must be in the list, exactly or
+ * below a `.example.com` entry. IP literals are always allowed: rebinding needs a name.
+ */
+export function isAllowedHost(request: IncomingMessage, allowed: "any" | readonly string[], trustProxy: boolean): boolean {
+  if (allowed === "any") return true;
+  const host = requestHost(request, trustProxy);
+  if (host === undefined || host === "") return false;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  if (isIP(hostname.startsWith("[") ? hostname.slice(1, -1) : hostname) !== 0) return true;
+  for (const entry of allowed) {
+    if (entry.startsWith(".") ? hostname === entry.slice(1) || hostname.endsWith(entry) : hostname === entry) return true;
+  }
+  return false;
+}
+
+function firstValue(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  const comma = value.indexOf(",");
+  return (comma === -1 ? value : value.slice(0, comma)).trim();
 }
 
 /** True when `origin` is in the (lower-cased) allow-list. */

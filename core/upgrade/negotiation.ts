@@ -39,6 +39,9 @@ export function probeExtensionTools(candidate: Partial<ExtensionTools>): Extensi
 
 const NAME = "permessage-deflate";
 
+/** Offers looked at, at most: each costs a trial `PerMessageDeflate`; browsers send one or two. */
+export const MAX_DEFLATE_OFFERS = 8;
+
 /**
  * The `Sec-WebSocket-Extensions` header with only the permessage-deflate offers this server can
  * accept, or `undefined` when none is left (the connection goes on uncompressed).
@@ -52,7 +55,7 @@ export function acceptableOffers(header: string, deflateOptions: Record<string, 
   } catch {
     return undefined;
   }
-  const kept = (offers[NAME] ?? []).filter((offer) => {
+  const kept = (offers[NAME] ?? []).slice(0, MAX_DEFLATE_OFFERS).filter((offer) => {
     const deflate = new PerMessageDeflate({ ...deflateOptions, isServer: true, maxPayload });
     try {
       deflate.accept([offer]);

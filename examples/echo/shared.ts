@@ -5,6 +5,9 @@ export const echoOptions: EndpointOptions = {
   subprotocols: ["echo.v2", "echo.v1"],
   compression: true,
   maxMessageSize: 16 * 1024 * 1024,
+  // A page on another name that resolves to this machine (DNS rebinding) must not reach the endpoint:
+  // only localhost (and IP literals, always allowed) may be asked for. Add your own host names here.
+  allowedHosts: (process.env.ALLOWED_HOSTS ?? "localhost").split(","),
 };
 
 /** Sends every message back with its type: text as text, binary as binary. */

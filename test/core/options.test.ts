@@ -85,6 +85,25 @@ describe("options", () => {
     expect(errorOf(() => resolveOptions({ writeBufferSize: 2048, maxBufferedAmount: 1024 })).message).toContain('"maxBufferedAmount"');
   });
 
+  it("rejects a maxBufferedAmount below maxMessageSize, saying which to raise, and grows its default with maxMessageSize", () => {
+    const error = errorOf(() => resolveOptions({ maxMessageSize: 4 * 1024 * 1024, maxBufferedAmount: 2 * 1024 * 1024 }));
+    expect(error.message).toContain('"maxBufferedAmount"');
+    expect(error.message).toContain("raise maxBufferedAmount or lower maxMessageSize");
+    expect(resolveOptions({}).maxBufferedAmount).toBe(8 * 1024 * 1024);
+    expect(resolveOptions({ maxMessageSize: 16 * 1024 * 1024 }).maxBufferedAmount).toBe(32 * 1024 * 1024);
+  });
+
+  it("validates allowedHosts, trustProxy and maxPendingHandshakes", () => {
+    expect(resolveOptions({}).allowedHosts).toBe("any");
+    expect(resolveOptions({ allowedHosts: ["App.Example.com", ".example.org"] }).allowedHosts).toEqual(["app.example.com", ".example.org"]);
+    for (const bad of ["example.com", ["https://example.com"], ["example.com:443"], [""], [42]]) {
+      expect(errorOf(() => resolveOptions({ allowedHosts: bad as never })).message).toContain('"allowedHosts"');
+    }
+    expect(errorOf(() => resolveOptions({ trustProxy: "yes" as never })).message).toContain('"trustProxy"');
+    expect(resolveOptions({}).maxPendingHandshakes).toBe(1000);
+    expect(errorOf(() => resolveOptions({ maxPendingHandshakes: 0 })).message).toContain('"maxPendingHandshakes"');
+  });
+
   it("fills compression defaults from true", () => {
     expect(resolveOptions({ compression: true }).compression).toMatchObject({ threshold: 1024, level: 6, serverNoContextTakeover: false, concurrencyLimit: 10 });
   });
