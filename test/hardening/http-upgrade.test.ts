@@ -529,6 +529,57 @@ describe.each(mounts)("hostile HTTP around upgrades through $name", (style) => {
     }
   });
 
+  if (style.middleware) {
+    /** Runs `use` against a fixture whose middleware never lets a request with `x-hold` go on, with a 300 ms deadline. */
+    async function withStuckMiddleware(use: (stuck: Mounted, stuckSockets: ServerSockets) => Promise<void>): Promise<void> {
+      const stuck = await startWithMiddleware(style.name as "express" | "fastify" | "koa", { handshakeTimeout: 300, pingInterval: 0 }, echo, (headers) =>
+        headers["x-hold"] === "1" ? new Promise<void>(() => undefined) : undefined,
+      );
+      const stuckSockets = trackServerSockets(stuck.server);
+      try {
+        await use(stuck, stuckSockets);
+      } finally {
+        destroyWireClients();
+        stuckSockets.destroyAll();
+        await stuck.close();
+      }
+    }
+
+    test("an upgrade that framework middleware never lets through is ended by the deadline", async () => {
+      await withStuckMiddleware(async (stuck, stuckSockets) => {
+        const client = await WireClient.open(stuck.port);
+        client.write(upgrade(stuck.port, { headers: { "x-hold": "1" } }));
+        const closed = await client.closed(300 + BOUND, () => faults.recorded.length > 0);
+        await faults.expectNone();
+        const stream = client.stream();
+        const seen = describeStream(client, stream);
+        expect(stream.malformed, seen).toBeUndefined();
+        expect(closed, `still open ${300 + BOUND} ms after the upgrade request (handshakeTimeout 300): ${seen}`).toBe(true);
+        expect(stream.switched, seen).toBe(false);
+        stream.responses.forEach((response) => expect(REFUSAL, seen).toContain(response.status));
+        await afterCase(stuck, stuckSockets);
+      });
+    });
+
+    test("an upgrade pipelined behind a plain request that is never answered is ended by the deadline, with nothing out of order", async () => {
+      await withStuckMiddleware(async (stuck, stuckSockets) => {
+        const client = await WireClient.open(stuck.port);
+        client.write(`GET /nothing HTTP/1.1\r\nHost: 127.0.0.1:${stuck.port}\r\nx-hold: 1\r\n\r\n` + upgrade(stuck.port));
+        const closed = await client.closed(300 + BOUND, () => faults.recorded.length > 0);
+        await faults.expectNone();
+        const stream = client.stream();
+        const seen = describeStream(client, stream);
+        expect(stream.malformed, seen).toBeUndefined();
+        expect(closed, `still open ${300 + BOUND} ms after the upgrade request (handshakeTimeout 300): ${seen}`).toBe(true);
+        expect(stream.switched, seen).toBe(false);
+        // The first request has no answer: anything written would be taken for its answer, so at most a 5xx for it.
+        expect(stream.responses.length, seen).toBeLessThanOrEqual(1);
+        stream.responses.forEach((response) => expect(response.status, seen).toBeGreaterThanOrEqual(500));
+        await afterCase(stuck, stuckSockets);
+      });
+    });
+  }
+
   test(`${RUNS} random interleavings of requests, upgrades, garbage, splits, half-closes and resets`, async () => {
     await fc.assert(
       fc.asyncProperty(interleaving(), async (scenario) => {

@@ -55,6 +55,8 @@ export async function startWithMiddleware(
   }
   if (name === "koa") {
     const app = new Koa();
+    // Errors the middleware throws on purpose are the test's business, not the console's.
+    app.silent = true;
     const router = new Router();
     const ws = koaWebSocket(options);
     // Not an async function: a synchronous throw leaves the middleware as a throw (koa-compose turns it into a rejection).
