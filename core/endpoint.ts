@@ -18,7 +18,7 @@ import { Acceptor } from "./upgrade/accept.js";
 import { attemptOf, Phase, runHandshake, type HandshakeTarget, type UpgradeAttempt } from "./upgrade/attempt.js";
 import { bindingOf, type Attachment, type PathHandler, type ServerBinding } from "./upgrade/binding.js";
 import type { SocketLike } from "./types.js";
-import type { BrokerChannel, BrokerHost, BrokerStage, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
+import type { BrokerChannel, BrokerHost, BrokerStage, ClusterLink, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
 import { Broadcast, type Targets } from "./broadcast.js";
 import { Cluster, outcomeOf } from "./cluster.js";
 import { PreparedMessage } from "./prepared.js";
@@ -103,7 +103,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   /** @internal the room index of this process */
   readonly rooms = new TrackedRooms<Connection<Data, In, Out>>({
     changed: (room) => this.#channel.cluster?.changed("room", room),
-    brokerFailed: (error) => this.reportBrokerError(asError(error), "presence"),
+    brokerFailed: (error) => this.#presenceFailed(error),
     maxRoomsPerMember: () => this.options.maxRoomsPerConnection,
     failed: (error, connection) => this.reportError(error, connection),
   });
@@ -438,10 +438,10 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   connectionClosed(connection: Connection<Data, In, Out>, code: number, reason: string): void {
     if (this.#connections.get(connection.id) === connection) {
       this.#connections.delete(connection.id);
-      this.#channel.cluster?.changed("connection", connection.id);
+      this.#connectionChanged(connection.id);
     }
     publish(connectionCloseChannel, { endpoint: this, connection, code, reason });
-    for (const handler of this.#closeHandlers.slice()) callGuarded(this.#handlerFailed, handler, connection, code, reason);
+    for (const handler of this.#closeHandlers.slice()) callGuarded((error) => this.reportError(handlerFailed(error), connection), handler, connection, code, reason);
     if (this.#connections.size === 0) {
       this.#heartbeat.stop();
       this.#allClosed?.();
@@ -471,6 +471,14 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   brokerRecovered(): void {
     this.#faults.recovered(ErrorCode.BROKER, `the broker of endpoint "${this.options.name}"`);
   }
+
+  /** Tells the broker's presence that a connection of this process opened or closed. */
+  #connectionChanged(id: string): void {
+    const cluster = this.#channel.cluster;
+    if (cluster !== undefined) callGuarded(this.#presenceFailed, connectionChanged, cluster, id);
+  }
+
+  readonly #presenceFailed = (error: unknown): void => this.reportBrokerError(asError(error), "presence");
 
   readonly #errorHandlerFailed = (failure: unknown): void => {
     this.#faults.fault("error-handler", new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: an onError handler failed: ${asError(failure).message}`, { cause: failure }));
@@ -510,7 +518,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     const info = new ConnectionRequest(request.url ?? "/", paramsToKeep(match.params), connectionHeaders(request.headers), request.socket.remoteAddress);
     const connection = new Connection<Data, In, Out>(ws, this, id, data, info, Date.now());
     this.#connections.set(id, connection);
-    this.#channel.cluster?.changed("connection", id);
+    this.#connectionChanged(id);
     this.counters.accepted++;
     this.#heartbeat.start();
     publish(connectionOpenChannel, { endpoint: this, connection });
@@ -576,6 +584,10 @@ export function createEndpoint<Data = unknown, In extends EventMap = DefaultEven
 function paramsToKeep(params: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
   if (params !== undefined) for (const _ in params) return params;
   return NO_PARAMS;
+}
+
+function connectionChanged(cluster: ClusterLink, id: string): void {
+  cluster.changed("connection", id);
 }
 
 function handlerFailed(error: unknown): WsmountError {

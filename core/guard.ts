@@ -28,6 +28,26 @@ export function callGuarded(failed: Failure, fn: (a?: unknown, b?: unknown, c?: 
   return result;
 }
 
+/** What {@link callSync} returns when the hook threw. */
+export const THREW: unique symbol = Symbol("wsmount.threw");
+
+/**
+ * Calls a hook that must answer synchronously (`generateId`, `headers`, `shouldHandle`): returns its value,
+ * or {@link THREW} when it threw (reported to `failed`). A promise it returns is returned as it is, for
+ * the caller to refuse as the wrong type, and its rejection is reported to `failed` as well.
+ */
+export function callSync<A, R>(failed: Failure, fn: (a: A) => R, a: A): R | typeof THREW {
+  let result: R;
+  try {
+    result = fn(a);
+  } catch (error) {
+    failed(error);
+    return THREW;
+  }
+  if (result !== null && (typeof result === "object" || typeof result === "function")) watchRejection(result, failed);
+  return result;
+}
+
 /**
  * Calls `fn` and always returns a promise of its result: a synchronous throw becomes a rejection. For
  * callbacks whose answer is awaited (`authenticate`, an origin check).

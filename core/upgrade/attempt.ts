@@ -19,7 +19,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { publish, handshakeRefusedChannel } from "../diagnostics.js";
 import { ErrorCode, HandshakeRejection, WsmountError } from "../errors.js";
-import { callAsync, callGuarded, whenSettled } from "../guard.js";
+import { THREW, callAsync, callGuarded, callSync, isThenable, whenSettled } from "../guard.js";
 import { validateHeaders, type AuthResult, type ResolvedOptions } from "../options.js";
 import type { Counters } from "../stats.js";
 import type { SocketLike } from "../types.js";
@@ -69,6 +69,7 @@ type TrackedRequest = IncomingMessage & { [kAttempt]?: UpgradeAttempt | undefine
 const attempts = new Map<Duplex, UpgradeAttempt>();
 
 const NO_SINKS: readonly ErrorSink[] = [];
+const INTERNAL_ERROR: Refusal = { status: 500, reason: "error", body: "Internal Server Error" };
 const SHUTTING_DOWN: Refusal = { status: 503, reason: "shutting-down", body: "WebSocket endpoint is shutting down", headers: { "Retry-After": "1" } };
 
 /** The upgrade of a request that came through a wsmount `'upgrade'` listener. */
@@ -426,23 +427,23 @@ function complete(
   if (admission !== null && admission.reason === "shutting-down") return attempt.refuse(SHUTTING_DOWN);
   const request = attempt.request;
   const identity = typeof auth === "object" && auth !== null ? (auth as { id?: unknown; data?: unknown }) : {};
-  let id: unknown;
-  let headerLines: string[];
-  try {
-    id = identity.id ?? target.options.generateId(request);
-    if (typeof id !== "string" || id.length === 0) throw new TypeError(`connection ids must be non-empty strings; got ${describe(id)}`);
-    headerLines = headerLinesFor(target.options, request, middlewareHeaders);
-  } catch (error) {
-    target.reportError(handlerFailed(identity.id === undefined ? "generateId or headers" : "authenticate's id or headers", error));
-    return attempt.refuse({ status: 500, reason: "error", body: "Internal Server Error" });
+  const options = target.options;
+  const id = identity.id ?? callSync((error) => target.reportError(handlerFailed("generateId", error)), options.generateId, request);
+  if (id === THREW) return attempt.refuse(INTERNAL_ERROR);
+  if (typeof id !== "string" || id.length === 0) {
+    const source = identity.id === undefined ? "generateId" : "authenticate";
+    target.reportError(handlerFailed(source, new TypeError(`connection ids must be non-empty strings, returned synchronously; got ${describe(id)}`)));
+    return attempt.refuse(INTERNAL_ERROR);
   }
+  const headerLines = headerLinesFor(target, request, middlewareHeaders);
+  if (headerLines === null) return attempt.refuse(INTERNAL_ERROR);
   if (target.hasConnection(id)) return attempt.refuse({ status: 409, reason: "conflict", body: "A connection with this id is already open" });
   const connectionId = id;
   attempt.accept(protocol, headerLines, (ws) => opened(ws, connectionId, identity.data));
 }
 
-/** The 101's extra lines: what middleware set (forwardable ones), then the `headers` option. */
-function headerLinesFor(options: ResolvedOptions<unknown>, request: IncomingMessage, middlewareHeaders: Record<string, unknown> | null): string[] {
+/** The 101's extra lines: what middleware set (forwardable ones), then the `headers` option; null when `headers` failed. */
+function headerLinesFor(target: HandshakeTarget, request: IncomingMessage, middlewareHeaders: Record<string, unknown> | null): string[] | null {
   const lines: string[] = [];
   if (middlewareHeaders !== null) {
     for (const [name, value] of Object.entries(middlewareHeaders)) {
@@ -450,13 +451,25 @@ function headerLinesFor(options: ResolvedOptions<unknown>, request: IncomingMess
       for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(item)}`);
     }
   }
-  const { headers } = options;
-  if (headers !== undefined) {
-    const extra = typeof headers === "function" ? headers(request) : headers;
-    if (typeof headers === "function") validateHeaders(extra as Record<string, unknown>, "headers");
-    for (const [name, value] of Object.entries(extra)) {
-      for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
+  const { headers } = target.options;
+  if (headers === undefined) return lines;
+  let extra: Record<string, string | readonly string[]>;
+  if (typeof headers === "function") {
+    const returned = callSync((error) => target.reportError(handlerFailed("headers", error)), headers, request);
+    if (returned === THREW) return null;
+    try {
+      if (returned === null || typeof returned !== "object" || isThenable(returned)) throw new TypeError(`must return an object of headers synchronously; got ${describe(returned)}`);
+      validateHeaders(returned as Record<string, unknown>, "headers");
+    } catch (error) {
+      target.reportError(handlerFailed("headers", error));
+      return null;
     }
+    extra = returned;
+  } else {
+    extra = headers;
+  }
+  for (const [name, value] of Object.entries(extra)) {
+    for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
   }
   return lines;
 }
@@ -474,7 +487,9 @@ function messageOf(error: unknown): string {
 }
 
 function describe(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  if (isThenable(value)) return "a promise";
+  return value !== null && typeof value === "object" ? "an object" : String(value);
 }
 
 function reportTo(sink: ErrorSink, error: Error): void {

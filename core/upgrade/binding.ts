@@ -8,7 +8,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { ErrorCode, WsmountError } from "../errors.js";
-import { callGuarded } from "../guard.js";
+import { THREW, callGuarded, callSync } from "../guard.js";
 import { UpgradeAttempt, type ErrorSink } from "./attempt.js";
 import { isWebSocketUpgrade, pathnameOf } from "./handshake.js";
 import { nodeHttp } from "./node-compat.js";
@@ -110,17 +110,13 @@ export class ServerBinding {
     let timeout = 0;
     for (const attachment of this.#routed) {
       if (attachment.shouldHandle !== undefined) {
-        const outcome: { failure: WsmountError | null } = { failure: null };
-        const wanted = callGuarded(
-          (error) => (outcome.failure = new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: shouldHandle failed: ${messageOf(error)}`, { cause: error })),
-          attachment.shouldHandle,
-          request,
-        );
-        if (outcome.failure !== null) {
-          attempt.start(attachment.handshakeTimeout, [attachment]);
-          attempt.fail(outcome.failure);
+        const wanted = callSync((error) => attachment.reportError(hookFailed("shouldHandle", error)), attachment.shouldHandle, request);
+        if (wanted === THREW) {
+          attempt.start(attachment.handshakeTimeout, NO_SINKS);
+          attempt.answer(500, "Internal Server Error");
           return;
         }
+        // Anything but a synchronous `true` (a promise included) leaves the request to others.
         if (wanted !== true) continue;
       }
       routed.push(attachment);
@@ -157,6 +153,10 @@ export class ServerBinding {
 
 const NO_SINKS: readonly ErrorSink[] = [];
 const DEFAULT_TIMEOUT = 10_000;
+
+function hookFailed(hook: string, error: unknown): WsmountError {
+  return new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: ${hook} failed: ${messageOf(error)}`, { cause: error });
+}
 
 function asInternal(error: unknown): WsmountError {
   return new WsmountError(ErrorCode.INTERNAL, `wsmount: serving an upgrade request failed: ${messageOf(error)}`, { cause: error });
