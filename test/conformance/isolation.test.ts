@@ -69,7 +69,7 @@ describe.each(mounts)("isolation through $name", (mount) => {
         pongTimeout: 500,
         idleTimeout: 2_000,
         writeTimeout: 500,
-        maxMessageSize: 1024 * 1024,
+        maxMessageSize: 512 * 1024,
         maxBufferedAmount: 512 * 1024,
         backpressure: "close",
         compression: true,

@@ -141,7 +141,7 @@ describe.concurrent.each(mounts)("slow and stalled clients through $name", (moun
     const options: Options = {
       pingInterval: 0,
       pongTimeout: TIMEOUT,
-      maxMessageSize: 1024 * 1024,
+      maxMessageSize: 256 * 1024,
       writeTimeout: 0,
       maxBufferedAmount: 256 * 1024,
       backpressure: "close",

@@ -489,7 +489,7 @@ describe.each(mounts)("$name", (style) => {
   describe("slow consumers", () => {
     it("drops messages over maxBufferedAmount with the drop policy, counting them", async () => {
       let connection!: Connection;
-      await start({ backpressure: "drop", writeBufferSize: 1024, maxBufferedAmount: 64 * 1024, writeTimeout: 0 }, (c) => void (connection = c));
+      await start({ backpressure: "drop", writeBufferSize: 1024, maxMessageSize: 64 * 1024, maxBufferedAmount: 64 * 1024, writeTimeout: 0 }, (c) => void (connection = c));
       const socket = await rawSocket(app!.port);
       socket.write(handshake("/echo", app!.port));
       await until(() => connection !== undefined, "the connection");
@@ -507,7 +507,7 @@ describe.each(mounts)("$name", (style) => {
 
     it("closes a slow consumer with 1013 with the close policy", async () => {
       let connection!: Connection;
-      await start({ backpressure: "close", maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 0 }, (c) => void (connection = c));
+      await start({ backpressure: "close", maxMessageSize: 64 * 1024, maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 0 }, (c) => void (connection = c));
       app!.endpoint.onError(() => {});
       const socket = await rawSocket(app!.port);
       socket.write(handshake("/echo", app!.port));

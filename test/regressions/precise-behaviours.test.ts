@@ -44,7 +44,7 @@ it("stops reading from the socket past readBufferSize while the handler runs", a
 
 it("the slow consumer gets close code 1013 once it reads again", async () => {
   let conn!: Connection<any>;
-  app = await start({ backpressure: "close", maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 0, pongTimeout: 5000 }, (c) => void (conn = c));
+  app = await start({ backpressure: "close", maxMessageSize: 64 * 1024, maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 0, pongTimeout: 5000 }, (c) => void (conn = c));
   app.endpoint.onError(() => {});
   const { ws } = await client(app.url());
   await until(() => conn !== undefined, "conn");
