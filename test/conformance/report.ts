@@ -1,5 +1,5 @@
 /**
- * Runs the conformance suite and writes its results table into docs/conformance.md, between the
+ * Runs the conformance suite (with the HTTP-level and callback cases of test/hardening) and writes its results table into docs/conformance.md, between the
  * `<!-- results:start -->` and `<!-- results:end -->` markers: one row per case group, one column
  * per mounting style, each cell "pass n/n" or "FAIL k/n".
  *
@@ -45,16 +45,32 @@ function groupOf(file: string, title: string): string {
       return "Isolation: 50 echoing clients beside 200 hostile ones";
     case "leaks.test.ts":
       return "Leaks: 2,000 aborted/refused handshakes + 2,000 resets";
+    case "http-upgrade.test.ts":
+      return `HTTP: ${httpGroupOf(title)}`;
+    case "hooks.test.ts":
+      return `Callbacks: ${title.replace(/ (throws|rejects),.*$/, "")}`;
     default:
       return `${file}: ${title}`;
   }
+}
+
+/** The row of a case of test/hardening/http-upgrade.test.ts. */
+function httpGroupOf(title: string): string {
+  if (title.includes("random interleavings")) return "random interleavings (fast-check)";
+  if (title.includes("deadline")) return "deadline of a socket left to another listener";
+  if (/^(destroy|reset|half-close) /.test(title)) return "resets and half-closes at every step";
+  if (/body|chunked|Content-Length/.test(title)) return "upgrade requests with bodies";
+  if (/CONNECT|h2c/.test(title)) return "CONNECT and Upgrade: h2c";
+  if (/plain request|upgrades (in one write|and a plain)/.test(title)) return "pipelined requests before and after upgrades";
+  return "odd request targets and headers";
 }
 
 /** Row order: as in the "What each group covers" table. */
 const ORDER = [
   "Frames: Framing", "Frames: Ping/pong", "Frames: Reserved bits", "Frames: Opcodes", "Frames: Fragmentation", "Frames: UTF-8",
   "Frames: Close", "Frames: Close codes", "Frames: Limits", "Frames: Compression", "Frames: random", "permessage-deflate",
-  "Handshake: named", "Handshake: random", "Handshake: valid", "Slow clients", "Isolation", "Leaks",
+  "Handshake: named", "Handshake: random", "Handshake: valid", "HTTP: pipelined", "HTTP: upgrade requests", "HTTP: odd",
+  "HTTP: CONNECT", "HTTP: resets", "HTTP: deadline", "HTTP: random", "Slow clients", "Isolation", "Leaks", "Callbacks",
 ];
 
 function rank(group: string): number {
@@ -73,7 +89,8 @@ function run(): FileResult[] {
   const output = join(dir, "results.json");
   try {
     try {
-      execFileSync("npx", ["vitest", "run", "test/conformance", "--reporter=json", `--outputFile=${output}`], { stdio: "inherit" });
+      const files = ["test/conformance", "test/hardening/http-upgrade.test.ts", "test/hardening/hooks.test.ts"];
+      execFileSync("npx", ["vitest", "run", ...files, "--reporter=json", `--outputFile=${output}`], { stdio: "inherit" });
     } catch {
       // Failing tests exit non-zero; the report still has them.
     }
