@@ -56,6 +56,21 @@ export class WsmountError extends Error {
   }
 }
 
+/**
+ * An error a peer caused (an invalid envelope, a call of an unknown event...), made without a stack trace:
+ * its stack would show only wsmount's own frames, and a peer that sends garbage must not cost a stack
+ * capture per message.
+ */
+export function peerError(code: ErrorCodeValue, message: string): WsmountError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new WsmountError(code, message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Thrown when an option is invalid; names the option and the value it got. */
 export class InvalidOptionError extends TypeError {
   readonly code = ErrorCode.INVALID_OPTION;

@@ -3,7 +3,7 @@
  * handlers, the calls waiting for an answer, and what to do with each decoded envelope.
  * @module
  */
-import { ErrorCode, WsmountError } from "./errors.js";
+import { ErrorCode, WsmountError, peerError } from "./errors.js";
 import { callGuarded, isThenable, whenSettled, type Failure } from "./guard.js";
 import {
   AckError,
@@ -11,6 +11,7 @@ import {
   RemoteError,
   WireErrorCode,
   decode,
+  peekEventHead,
   encodeAck,
   encodeAckError,
   encodeError,
@@ -38,6 +39,9 @@ interface Waiting {
   readonly reject: (error: Error) => void;
   timer: NodeJS.Timeout | null;
 }
+
+/** Events longer than this are looked at from their first characters before they are parsed. */
+const PEEK_FROM = 512;
 
 /** True when a received text frame (as bytes) starts with `wsm` and a digit: an envelope, not a raw message. */
 export function isEnvelopeBytes(data: Buffer): boolean {
@@ -120,6 +124,14 @@ export class EventState {
 
   /** Handles one envelope received as text. */
   receive(peer: EventPeer, text: string): void {
+    // A long event for which nothing listens is refused from its first characters, unparsed.
+    if (text.length > PEEK_FROM) {
+      const head = peekEventHead(text);
+      if (head !== undefined && !this.#handlers.has(head.name)) {
+        this.#unknown(peer, head.name, head.ackId);
+        return;
+      }
+    }
     const message: Decoded = decode(text);
     switch (message.kind) {
       case "event":
@@ -137,14 +149,14 @@ export class EventState {
         return;
       }
       case "error":
-        peer._error(new WsmountError(ErrorCode.PROTOCOL_NOTICE, `wsmount: the client reported ${message.code}: ${message.message}`));
+        peer._error(peerError(ErrorCode.PROTOCOL_NOTICE, `wsmount: the client reported ${message.code}: ${message.message}`));
         return;
       case "invalid": {
         const unsupported = message.reason === "unsupported-version";
         const code = unsupported ? WireErrorCode.unsupportedVersion : WireErrorCode.invalidEnvelope;
         if (message.ackId !== undefined && !unsupported) peer._sendText(encodeAckError(message.ackId, { message: message.reason, code }));
         else peer._sendText(encodeError(code, message.reason));
-        peer._error(new WsmountError(ErrorCode.INVALID_ENVELOPE, `wsmount: invalid envelope from ${peer.id} (${message.reason})`));
+        peer._error(peerError(ErrorCode.INVALID_ENVELOPE, `wsmount: invalid envelope from ${peer.id} (${message.reason})`));
         return;
       }
       default:
@@ -164,13 +176,17 @@ export class EventState {
     }
   }
 
+  /** An event nothing handles: dropped, or for a call answered `x` with the unknown-event code. */
+  #unknown(peer: EventPeer, event: string, ackId: number | undefined): void {
+    if (ackId === undefined) return;
+    peer._sendText(encodeAckError(ackId, { message: `no handler for "${event}"`, code: WireErrorCode.unknownEvent }));
+    peer._error(peerError(ErrorCode.UNKNOWN_EVENT, `wsmount: ${peer.id} called "${event}", which has no handler`));
+  }
+
   #dispatch(peer: EventPeer, event: string, data: unknown, ackId: number | undefined): void {
     const handlers = this.#handlers.get(event);
     if (handlers === undefined || handlers.length === 0) {
-      if (ackId !== undefined) {
-        peer._sendText(encodeAckError(ackId, { message: `no handler for "${event}"`, code: WireErrorCode.unknownEvent }));
-        peer._error(new WsmountError(ErrorCode.UNKNOWN_EVENT, `wsmount: ${peer.id} called "${event}", which has no handler`));
-      }
+      this.#unknown(peer, event, ackId);
       return;
     }
     // The first handler's result is the answer; further handlers only listen. Later handlers are those

@@ -15,6 +15,12 @@ export const ENVELOPE_PREFIX = "wsm1";
 /** Longest event name, in characters (names are ASCII, so also in bytes): 128. */
 export const MAX_EVENT_NAME_LENGTH = 128;
 
+/**
+ * Deepest nesting of arrays and objects in an envelope, the envelope's own array included: 64. A server
+ * refuses deeper envelopes (`too-deep`) without parsing them.
+ */
+export const MAX_NESTING = 64;
+
 /** Largest acknowledgement id: 2^31 - 1, so ids fit a signed 32-bit integer in every language. */
 export const MAX_ACK_ID = 2_147_483_647;
 

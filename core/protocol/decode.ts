@@ -3,7 +3,7 @@
  * It never throws; every outcome is a tagged {@link Decoded} value.
  * @module
  */
-import { MAX_ACK_ID, MAX_EVENT_NAME_LENGTH } from "./constants.js";
+import { MAX_ACK_ID, MAX_EVENT_NAME_LENGTH, MAX_NESTING } from "./constants.js";
 import type { Decoded, InvalidMessage, InvalidReason, RawMessage } from "./types.js";
 import { isAckId, isEventName } from "./validate.js";
 
@@ -23,11 +23,16 @@ function invalid(reason: InvalidReason, ackId?: number): InvalidMessage {
 }
 
 function parse(json: string): unknown {
-  // JSON.parse is the only thing here that can throw; it stays alone in this function.
+  // JSON.parse is the only thing here that can throw; it stays alone in this function. Its SyntaxError is
+  // thrown away, so it is made without a stack trace: a peer sending garbage costs no stack capture.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     return JSON.parse(json);
   } catch {
     return NOT_JSON;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
@@ -61,7 +66,33 @@ export function decode(text: unknown): Decoded {
     const refused = refuseEarly(envelope);
     if (refused !== undefined) return refused;
   }
+  // JSON.parse of deeply nested input costs far more than its length suggests (a 1 MiB "[[[[..." took
+  // most of a second): the nesting is counted first, in one pass that stops at the limit.
+  if (nestedDeeperThan(envelope, MAX_NESTING)) return invalid("too-deep", peekAckId(envelope));
   return decodeVersion1(envelope);
+}
+
+/**
+ * True when the JSON text after the envelope prefix opens more than `max` arrays or objects inside each
+ * other. Brackets inside strings do not count. Linear, and stops at the first level past `max`.
+ */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 4; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === BRACKET || c === 0x7b /* { */) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACKET || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /**
@@ -202,6 +233,50 @@ function nameTooLong(text: string, i: number, end: number, ackId: number | undef
     const c = text.charCodeAt(j);
     if (c === QUOTE || c === BACKSLASH) return undefined;
     if (j >= last) return invalid("bad-name", ackId);
+  }
+  return undefined;
+}
+
+/** The type, call id and name at the start of an event envelope, read by {@link peekEventHead}. */
+export interface EventHead {
+  readonly name: string;
+  readonly ackId: number | undefined;
+}
+
+/**
+ * Reads the name (and, for a call, the id) at the start of a version 1 `e` or `c` envelope without parsing
+ * the rest, so that a receiver can refuse an event it has no handler for before paying for its payload.
+ * Looks at the first {@link HEADER_SCAN} characters; `undefined` when they do not hold a plain name (an
+ * escape in it, an unusual id...), which leaves the decision to {@link decode}.
+ */
+export function peekEventHead(text: string): EventHead | undefined {
+  const end = Math.min(text.length, HEADER_SCAN);
+  if (!isEnvelope(text) || text.charCodeAt(3) !== 0x31) return undefined;
+  let i = skipSpace(text, 4, end);
+  if (text.charCodeAt(i) !== BRACKET) return undefined;
+  i = skipSpace(text, i + 1, end);
+  if (text.charCodeAt(i) !== QUOTE || text.charCodeAt(i + 2) !== QUOTE) return undefined;
+  const type = text.charCodeAt(i + 1);
+  if (type !== 0x65 /* e */ && type !== 0x63 /* c */) return undefined;
+  i = skipSpace(text, i + 3, end);
+  if (text.charCodeAt(i) !== COMMA) return undefined;
+  i = skipSpace(text, i + 1, end);
+  let ackId: number | undefined;
+  if (type === 0x63) {
+    ackId = peekAckId(text);
+    if (ackId === undefined) return undefined;
+    while (i < end && text.charCodeAt(i) !== COMMA) i++;
+    i = skipSpace(text, i + 1, end);
+  }
+  if (text.charCodeAt(i) !== QUOTE) return undefined;
+  const start = i + 1;
+  for (let j = start; j < end && j - start <= MAX_EVENT_NAME_LENGTH; j++) {
+    const c = text.charCodeAt(j);
+    if (c === BACKSLASH) return undefined;
+    if (c === QUOTE) {
+      const name = text.slice(start, j);
+      return isEventName(name) ? { name, ackId } : undefined;
+    }
   }
   return undefined;
 }

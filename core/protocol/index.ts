@@ -8,11 +8,12 @@ export {
   ENVELOPE_PREFIX,
   MAX_ACK_ID,
   MAX_EVENT_NAME_LENGTH,
+  MAX_NESTING,
   MessageType,
   PROTOCOL_VERSION,
   WireErrorCode,
 } from "./constants.js";
-export { decode, decodeWhole, isEnvelope, peekAckId } from "./decode.js";
+export { decode, decodeWhole, isEnvelope, nestedDeeperThan, peekAckId, peekEventHead, type EventHead } from "./decode.js";
 export { encodeAck, encodeAckError, encodeError, encodeEvent, encodeWelcome, toErrorPayload } from "./encode.js";
 export { AckError, ProtocolError, RemoteError } from "./errors.js";
 export { isAckId, isEventName } from "./validate.js";

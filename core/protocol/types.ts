@@ -69,6 +69,7 @@ export type InvalidReason =
   | "unknown-type"
   | "bad-name"
   | "bad-ack-id"
+  | "too-deep"
   | "unsupported-version";
 
 /** A message that is not an envelope: deliver the original text (or binary data) to raw listeners. */

@@ -2,6 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   decode,
+  decodeWhole,
+  MAX_NESTING,
+  peekEventHead,
   encodeAck,
   encodeAckError,
   encodeError,
@@ -163,12 +166,37 @@ describe("protocol: decoding", () => {
 
   it("survives pathological JSON: deep nesting, huge numbers, __proto__ keys", () => {
     const depth = 100_000;
-    expect(decode(`wsm1["e","a",${"[".repeat(depth)}${"]".repeat(depth)}]`).kind).toBe("event");
-    expect(decode(`wsm1${"[".repeat(depth)}`)).toEqual({ kind: "invalid", reason: "bad-json", ackId: undefined });
+    // Deeper than MAX_NESTING: refused before JSON.parse, which would spend most of a second on it.
+    expect(decode(`wsm1["e","a",${"[".repeat(depth)}${"]".repeat(depth)}]`)).toEqual({ kind: "invalid", reason: "too-deep", ackId: undefined });
+    expect(decode(`wsm1["c",9,"a",${"{\"k\":".repeat(depth)}1${"}".repeat(depth)}]`)).toEqual({ kind: "invalid", reason: "too-deep", ackId: 9 });
+    expect(decode(`wsm1${"[".repeat(depth)}`)).toEqual({ kind: "invalid", reason: "too-deep", ackId: undefined });
+    expect(decodeWhole(`wsm1["e","a",${"[".repeat(depth)}${"]".repeat(depth)}]`).kind).toBe("event");
+    // The envelope's own array counts: MAX_NESTING - 1 levels of data are fine, one more is not.
+    const nested = (levels: number) => `wsm1["e","a",${"[".repeat(levels)}${"]".repeat(levels)}]`;
+    expect(decode(nested(MAX_NESTING - 1)).kind).toBe("event");
+    expect(decode(nested(MAX_NESTING))).toMatchObject({ kind: "invalid", reason: "too-deep" });
+    // Brackets inside strings, escaped quotes included, are not nesting.
+    const inString = JSON.stringify("[{".repeat(1000) + '\\"' + "[".repeat(100));
+    expect(decode(`wsm1["e","a",${inString}]`).kind).toBe("event");
     expect(decode('wsm1["a",1e400]')).toEqual({ kind: "invalid", reason: "bad-ack-id", ackId: undefined });
     const proto = decode('wsm1["x",1,{"__proto__":{"message":"m"}}]');
     expect(proto).toEqual({ kind: "invalid", reason: "bad-shape", ackId: undefined });
     expect(({} as Record<string, unknown>).message).toBeUndefined();
+  });
+
+  it("peeks the name of an event or a call without parsing the message", () => {
+    const tail = JSON.stringify("x".repeat(10_000));
+    expect(peekEventHead(`wsm1["e","chat:message",${tail}]`)).toEqual({ name: "chat:message", ackId: undefined });
+    expect(peekEventHead(`wsm1 [ "c" , 42 , "upload" , ${tail}]`)).toEqual({ name: "upload", ackId: 42 });
+    for (const text of [
+      `wsm1["e","na\\u006de",${tail}]`, // an escape: left to the parser
+      `wsm1["a",1,${tail}]`,
+      `wsm1["e",${tail}]`, // a name too long to be one
+      `wsm2["e","a",1]`,
+      `raw text`,
+    ]) {
+      expect(peekEventHead(text), text.slice(0, 30)).toBeUndefined();
+    }
   });
 
   it("peeks the ack id of a call without parsing the message", () => {
