@@ -189,7 +189,7 @@ function wsFramerWorks(): boolean {
   }
 }
 
-let useWsFramer = process.env.WSMOUNT_WS_INTERNALS !== "0" && wsFramerWorks();
+let useWsFramer = wsFramerWorks();
 
 /** Whether broadcast frames come from ws's framer (else from wsmount's own). */
 export function usingWsFramer(): boolean {
