@@ -11,7 +11,7 @@ import { join } from "node:path";
 import WebSocket, * as wsModule from "ws";
 import type { Connection, EndpointOptions } from "../../core/index.js";
 import type { SocketLike } from "../../core/types.js";
-import { frame, hasExpectedShape, ownFrame, setInternals, setWsFramer, usingInternals, usingWsFramer } from "../../core/ws-compat.js";
+import { adopt, frame, hasExpectedShape, ownFrame, setInternals, setWsFramer, usingInternals, usingWsFramer } from "../../core/ws-compat.js";
 import { mountedPerTest, mounts, type Mounted } from "../helpers/mounts.js";
 import { nextMessage, open, until, closed } from "../helpers/client.js";
 import { RawClient, type ServerEvent } from "../helpers/raw-client.js";
@@ -77,6 +77,26 @@ describe(`ws-compat with ws ${wsVersion()}`, () => {
     expect(hasExpectedShape(fakeWs({ _extensions: null }))).toBe(false);
     // bufferedAmount no longer the socket's buffer plus the sender's: the fields mean something else.
     expect(hasExpectedShape(fakeWs({ bufferedAmount: 10 }))).toBe(false);
+  });
+
+  it("warns once and takes the public path when the first connection's ws has another shape", () => {
+    const warnings: Array<{ message: string; code: unknown }> = [];
+    const emit = process.emitWarning;
+    process.emitWarning = ((warning: string, options?: { code?: string }) => void warnings.push({ message: warning, code: options?.code })) as typeof process.emitWarning;
+    try {
+      setInternals(undefined);
+      adopt(fakeWs({ _sender: undefined }));
+      adopt(fakeWs({ _sender: undefined }));
+      expect(usingInternals()).toBe(false);
+      setInternals(undefined);
+      adopt(fakeWs({ _socket: undefined }));
+      expect(usingInternals()).toBe(false);
+      expect(warnings.map((w) => w.code)).toEqual(["WSMOUNT_WS_COMPAT"]);
+      expect(warnings[0]!.message).toContain("public API");
+    } finally {
+      process.emitWarning = emit;
+      setInternals(undefined);
+    }
   });
 
   it("frames broadcasts as ws does, and its own framer agrees for every length class", async () => {
