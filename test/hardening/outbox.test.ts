@@ -198,6 +198,22 @@ describe.each(mounts)("outbox through $name", (mount) => {
       expect(writer.destroyed).toBe(true);
     });
 
+    it("fails with ERR_WSMOUNT_NOT_OPEN too when a fragment is still being written as the peer goes away", async () => {
+      let conn: Connection<any> | undefined;
+      const app = await start({ maxBufferedAmount: 64 * MiB, writeTimeout: 0 }, (c) => void (conn = c));
+      const client = await RawClient.connect(app.port);
+      client.socket.pause();
+      cleanup.push(() => client.destroy());
+      await until(() => conn !== undefined, "the connection");
+      const writer = conn!.stream();
+      const outcome = finished(writer).then(() => "finished", codeOf);
+      // More than the kernel's buffers take: fragments wait in the socket and in the writer.
+      for (let i = 0; i < 32; i++) writer.write(Buffer.alloc(MiB, i));
+      await until(() => conn!._unflushed() > 0, "a fragment the kernel does not take");
+      client.destroy();
+      expect(await within(outcome, "finished(writer)")).toBe("ERR_WSMOUNT_NOT_OPEN");
+    });
+
     it("a writer without an 'error' listener cannot crash the process; the connection's handlers hear of it", async () => {
       const { conn, ws, errors } = await serve({});
       const writer: Writable = conn.stream();
