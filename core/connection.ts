@@ -7,14 +7,15 @@ import { pathnameOf, queryOf } from "./upgrade/handshake.js";
 import type { Writable } from "node:stream";
 import { ErrorCode, WsmountError, type ErrorCodeValue } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
-import type { Counters } from "./stats.js";
-import { ReadyState, type SendData, type SocketLike } from "./types.js";
-import { MessageWriter } from "./message-writer.js";
+import type { CloseCause, Counters } from "./stats.js";
+import { ReadyState, type SendData, type SendOptions, type SocketLike } from "./types.js";
+import { Outbox, Written, write, writePrepared, type OutboxOwner } from "./outbox.js";
+import { callGuarded, type Failure } from "./guard.js";
+import { adopt, socketOf } from "./ws-compat.js";
 import { EventState, isEnvelopeBytes, type AnyEventHandler } from "./events.js";
 import { Broadcast, type Targets } from "./broadcast.js";
 import type { Publication } from "./broker.js";
 import type { PreparedMessage } from "./prepared.js";
-import { corkForThisPass } from "./cork.js";
 import type { Rooms } from "./rooms.js";
 import {
   encodeEvent,
@@ -80,13 +81,7 @@ export type ErrorHandler = (error: Error) => unknown;
 /** Called with a pong's payload. */
 export type PongHandler = (data: Buffer) => unknown;
 
-/** Options of a single `send`. */
-export interface SendOptions {
-  /** Send as a binary message; by default strings are text and bytes are binary. */
-  binary?: boolean;
-  /** Compress when permessage-deflate was negotiated and the message is over the threshold. @defaultValue true */
-  compress?: boolean;
-}
+export type { SendOptions } from "./types.js";
 
 /** The endpoint side of a connection. */
 export interface ConnectionHost {
@@ -98,8 +93,12 @@ export interface ConnectionHost {
   reportError(error: Error, connection?: Connection<any>): void;
 }
 
-/** A message held while the connection handler is still running. */
-type Held = { data: Buffer; isBinary: boolean };
+/**
+ * What one held message counts towards `readBufferSize` on top of its payload: about what holding it
+ * costs in memory (the Buffer object ws made for it and its slots in the held list), so that many tiny
+ * or empty messages stop reading as surely as a few large ones.
+ */
+export const HELD_MESSAGE_COST = 128;
 
 /**
  * The state most connections never need, made on first use: one field on every connection instead of
@@ -108,14 +107,14 @@ type Held = { data: Buffer; isBinary: boolean };
 interface Occasional {
   errorHandlers: HandlerSlot<ErrorHandler>;
   pongHandlers: HandlerSlot<PongHandler>;
-  /** Messages that arrived while the async connection handler runs (null: not holding). */
-  held: Held[] | null;
+  /** Messages that arrived while the async connection handler runs, each as data then isBinary (null: not holding). */
+  held: Array<Buffer | boolean> | null;
+  /** Their payload bytes plus {@link HELD_MESSAGE_COST} each. */
   heldBytes: number;
   /** Reading stopped because the held messages reached `readBufferSize`. */
   paused: boolean;
-  /** The streamed message in progress, and the sends that wait for it. */
-  writer: MessageWriter | null;
-  deferred: Array<[SendData, SendOptions | undefined]> | null;
+  /** The streamed message in progress and what waits for it (made on the first `stream()`). */
+  outbox: Outbox | null;
   /** Why wsmount itself closed the connection (timeouts, backpressure). */
   closeReason: string | null;
   terminated: boolean;
@@ -131,7 +130,7 @@ interface Stall {
  * An open (or closing) WebSocket connection. `In` types the events clients send (handled with `on`),
  * `Out` the events the server emits.
  */
-export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> {
+export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> implements OutboxOwner {
   /** The connection's id: from `authenticate`, else `generateId`. Unique among the endpoint's open connections. */
   readonly id: string;
   /** Session data: from `authenticate`, replaced or merged by `updateSession`. */
@@ -159,6 +158,8 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   #occasional: Occasional | null = null;
   #closed = false;
   #events: EventState | null = null;
+  /** Where failures of this connection's handlers go; made on the first handler call. */
+  #failed: Failure | null = null;
 
   /** @internal connections are created by the endpoint */
   constructor(ws: SocketLike, host: ConnectionHost, id: string, data: Data, request: RequestInfo, now: number) {
@@ -169,6 +170,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     this.#host = host;
     this._lastPingAt = now;
     this._idleSince = now;
+    adopt(ws);
     (ws as SocketLike & { [kConnection]?: Connection<Data> })[kConnection] = this;
     ws.on("message", wsOnMessage);
     ws.on("close", wsOnClose);
@@ -191,38 +193,29 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     return this.#ws.readyState;
   }
 
-  /** Bytes queued for this connection and not yet handed to the kernel. */
+  /**
+   * Bytes queued for this connection and not yet handed to the kernel: what `ws` holds, plus messages
+   * waiting behind a streamed message in progress and the stream's own buffered chunks.
+   */
   get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
+    const outbox = this.#occasional?.outbox ?? null;
+    return outbox === null ? this.#ws.bufferedAmount : this.#ws.bufferedAmount + outbox.held;
   }
 
   /**
    * Sends one message: a string as text, bytes as binary. Returns `false` when the message was not
-   * sent (connection not open, dropped by the backpressure policy) or when `bufferedAmount` is now
-   * above `writeBufferSize`: wait for it to fall before sending more.
+   * sent now (connection not open, refused by the backpressure policy because it would take
+   * `bufferedAmount` past `maxBufferedAmount`, or waiting behind a streamed message) or when
+   * `bufferedAmount` is now above `writeBufferSize`: wait for it to fall before sending more.
    */
   send(data: SendData, options?: SendOptions): boolean {
-    return this.#write(data, options) === Written.Sent && this.#ws.bufferedAmount <= this.#host.options.writeBufferSize;
+    return this.#write(data, options) === Written.Sent && this.bufferedAmount <= this.#host.options.writeBufferSize;
   }
 
   #write(data: SendData, options: SendOptions | undefined): Written {
-    const ws = this.#ws;
-    if (ws.readyState !== ReadyState.OPEN) return Written.Not;
-    const occasional = this.#occasional;
-    if (occasional !== null && occasional.writer !== null) {
-      (occasional.deferred ??= []).push([data, options]);
-      return Written.Deferred;
-    }
-    if (ws.bufferedAmount > this.#host.options.maxBufferedAmount) {
-      this.#overLimit();
-      return Written.Not;
-    }
-    const socket = ws._socket;
-    if (socket !== null) corkForThisPass(socket);
-    if (options === undefined) ws.send(data);
-    else ws.send(data, options);
-    this.#host.counters.messagesOut++;
-    return Written.Sent;
+    const written = write(this.#host, this.#ws, this.#occasional?.outbox ?? null, data, options);
+    if (written === Written.OverLimit) this._overLimit();
+    return written;
   }
 
   /** Sends `value` as a JSON text message. */
@@ -232,18 +225,23 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /**
    * Starts one message sent as a sequence of fragments (as gorilla's `NextWriter`): write chunks,
-   * then `end()` to send the final fragment. Other `send`s wait until the message is complete.
-   * Destroying the writer before `end()` closes the connection with 1011, as a half-sent message
-   * cannot be taken back.
+   * then `end()` to send the final fragment. Other sends and broadcasts wait until the message is
+   * complete; they count in `bufferedAmount` meanwhile. The writer has stream backpressure (`write()`
+   * returns false past `writeBufferSize`). A chunk that would take `bufferedAmount` past
+   * `maxBufferedAmount` fails the writer with `ERR_WSMOUNT_BACKPRESSURE`: before any fragment is out,
+   * the `backpressure` policy applies to the whole message; after, the connection closes with 1013.
+   * Destroying the writer after a fragment is out closes the connection with 1011, as a half-sent
+   * message cannot be taken back. When the connection closes first, the writer is destroyed with
+   * `ERR_WSMOUNT_NOT_OPEN`. Writer errors nobody listens to go to the connection's error handlers.
    */
   stream(options: { binary?: boolean } = {}): Writable {
-    if (this.#occasional?.writer) throw new Error("wsmount: a streamed message is already in progress on this connection");
+    const occasional = this.#occasional;
+    if (occasional?.outbox?.streaming) throw new Error("wsmount: a streamed message is already in progress on this connection");
     if (this.#ws.readyState !== ReadyState.OPEN) {
       throw new WsmountError(ErrorCode.NOT_OPEN, "wsmount: cannot stream a message on a connection that is not open");
     }
-    const writer = new MessageWriter(this, options.binary ?? true, this.#host.options.writeBufferSize);
-    this.#more().writer = writer;
-    return writer;
+    const more = this.#more();
+    return (more.outbox ??= new Outbox(this.#ws, this.#host, this)).stream(options.binary ?? true);
   }
 
   /** Starts the closing handshake. @param code defaults to 1000 @param reason at most 123 bytes */
@@ -348,7 +346,8 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** @internal sends an encoded envelope; true when it was written or waits behind a streamed message. */
   _sendText(text: string): boolean {
-    return this.#write(text, undefined) !== Written.Not;
+    const written = this.#write(text, undefined);
+    return written === Written.Sent || written === Written.Held;
   }
 
   /** @internal greets the client with its id (docs/protocol.md section 7). */
@@ -357,43 +356,25 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   }
 
   /**
-   * @internal sends a message framed once for many recipients: the shared frame is written straight to
-   * the socket unless `ws` still queues earlier sends (compression in progress), which must go first.
+   * @internal sends a message framed once for many recipients (through the outbox: the shared frame
+   * goes straight to the socket when nothing is queued before it). True when it was written and
+   * `bufferedAmount` is within `writeBufferSize`.
    */
   _sendPrepared(message: PreparedMessage): boolean {
-    const ws = this.#ws;
-    if (ws.readyState !== ReadyState.OPEN) return false;
-    if (this.#occasional?.writer) return this.#write(message.original, { binary: message.binary }) === Written.Sent;
-    const { maxBufferedAmount, writeBufferSize, compression } = this.#host.options;
-    if (ws.bufferedAmount > maxBufferedAmount) {
-      this.#overLimit();
-      return false;
-    }
-    const sender = ws._sender;
-    const socket = ws._socket;
-    this.#host.counters.messagesOut++;
-    if (sender === null || socket === null || sender._state !== 0 || sender._queue.length > 0) {
-      ws.send(message.original, { binary: message.binary });
-      return ws.bufferedAmount <= writeBufferSize;
-    }
-    corkForThisPass(socket);
-    const deflate = ws._extensions["permessage-deflate"];
-    if (deflate === undefined || compression === false || message.data.length < compression.threshold) {
-      socket.write(message.plainFrame());
-    } else if (deflate.params?.server_no_context_takeover === true) {
-      const bits = deflate.params.server_max_window_bits;
-      socket.write(message.deflatedFrame(typeof bits === "number" ? bits : 15, compression));
-    } else {
-      // The peer's compression context carries over between messages: only ws can compress for it.
-      ws.send(message.original, { binary: message.binary });
-    }
-    return ws.bufferedAmount <= writeBufferSize;
+    const written = writePrepared(this.#host, this.#ws, this.#occasional?.outbox ?? null, message);
+    if (written === Written.OverLimit) this._overLimit();
+    return written === Written.Sent && this.bufferedAmount <= this.#host.options.writeBufferSize;
   }
 
   /** @internal holds incoming messages until {@link _release} (async connection handler running). */
   _hold(): void {
     const occasional = this.#more();
     if (occasional.held === null) occasional.held = [];
+  }
+
+  /** @internal reading stopped because held messages reached `readBufferSize` (for tests). */
+  get _readingPaused(): boolean {
+    return this.#occasional?.paused === true;
   }
 
   /** @internal delivers held messages and resumes reading. */
@@ -403,9 +384,9 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     if (occasional === null || held === null) return;
     occasional.held = null;
     occasional.heldBytes = 0;
-    for (const message of held) {
+    for (let i = 0; i < held.length; i += 2) {
       if (this.#closed) break;
-      this.#deliver(message.data, message.isBinary);
+      this.#deliver(held[i] as Buffer, held[i + 1] as boolean);
     }
     if (occasional.paused) {
       occasional.paused = false;
@@ -423,59 +404,57 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   /**
    * @internal bytes handed to the kernel so far (for the write timeout). Node's `bytesWritten` also
    * counts what still waits in the socket's own buffer, so a peer that never reads would look like it
-   * made progress every time the application sent more; the buffered part is taken off.
+   * made progress every time the application sent more; the buffered part is taken off. Without the
+   * socket (ws-compat's public path), any change of `ws.bufferedAmount` counts as progress.
    */
   _bytesFlushed(): number {
-    const socket = this.#ws._socket;
-    return socket === null ? 0 : socket.bytesWritten - socket.writableLength;
+    const socket = socketOf(this.#ws);
+    return socket === null ? -this.#ws.bufferedAmount : socket.bytesWritten - socket.writableLength;
+  }
+
+  /** @internal bytes handed to `ws` and not yet to the kernel (what the write timeout watches). */
+  _unflushed(): number {
+    return this.#ws.bufferedAmount;
   }
 
   /**
-   * @internal closes (1001) or terminates the connection for a reason wsmount enforces. A connection
-   * that is already closing (idle timeout, backpressure) can still be terminated: a peer that reads
-   * nothing never receives the close frame queued behind its unread data.
+   * @internal closes (with `closeCode`) or terminates (`closeCode` 0) the connection for a rule wsmount
+   * enforces. Only a connection still open is counted, under `cause`, with the error reported: each
+   * close has exactly one cause, the rule that started it. A connection already closing (for any
+   * reason: a rule, the application, the peer, shutdown) can still be terminated, since a peer that
+   * reads nothing never receives the close frame queued behind its unread data; that is not counted.
    */
-  _expire(code: ErrorCodeValue, reason: string, terminate: boolean): boolean {
-    if (this.#occasional?.terminated || this.#ws.readyState === ReadyState.CLOSED) return false;
-    const occasional = this.#more();
-    if (occasional.closeReason === null) {
+  _expire(cause: CloseCause, code: ErrorCodeValue, reason: string, closeCode: number): void {
+    const ws = this.#ws;
+    if (ws.readyState === ReadyState.CLOSED || this.#occasional?.terminated === true) return;
+    if (ws.readyState === ReadyState.OPEN) {
+      const occasional = this.#more();
       occasional.closeReason = reason;
+      this.#host.counters.closedBy[cause]++;
       this._error(new WsmountError(code, `wsmount: ${reason}`));
-    } else if (!terminate) {
-      return false;
+    } else if (closeCode !== 0) {
+      return;
     }
-    if (terminate) {
-      occasional.terminated = true;
-      this.#ws.terminate();
+    if (closeCode === 0) {
+      this.#more().terminated = true;
+      ws.terminate();
     } else {
-      this.#ws.close(1001, reason);
+      ws.close(closeCode, closeCode === 1013 ? "backpressure limit exceeded" : reason);
     }
-    return true;
   }
 
-  /** @internal one fragment of a streamed message. */
-  _sendFragment(chunk: Buffer, binary: boolean, fin: boolean, callback: (error?: Error | null) => void): void {
-    if (this.#ws.readyState !== ReadyState.OPEN) {
-      callback(new WsmountError(ErrorCode.NOT_OPEN, "wsmount: the connection closed during a streamed message"));
+  /** @internal over `maxBufferedAmount`: `"drop"` counts the message, `"close"` closes with 1013. */
+  _overLimit(): void {
+    if (this.#host.options.backpressure === "drop") {
+      this.#host.counters.messagesDropped++;
       return;
     }
-    this.#ws.send(chunk, { binary, fin }, callback);
-    if (fin) this.#host.counters.messagesOut++;
+    this._closeOverLimit();
   }
 
-  /** @internal the streamed message ended (or failed): flush what waited for it. */
-  _streamDone(writer: MessageWriter, complete: boolean): void {
-    const occasional = this.#occasional;
-    if (occasional === null || occasional.writer !== writer) return;
-    occasional.writer = null;
-    if (!complete) {
-      this.close(1011, "streamed message aborted");
-      occasional.deferred = null;
-      return;
-    }
-    const deferred = occasional.deferred;
-    occasional.deferred = null;
-    if (deferred !== null) for (const [data, options] of deferred) this.send(data, options);
+  /** @internal over `maxBufferedAmount` with nothing to drop: closes with 1013 (RFC 6455 section 7.4.1 registry: "Try Again Later"). */
+  _closeOverLimit(): void {
+    this._expire("backpressure", ErrorCode.BACKPRESSURE, "slow consumer: backpressure limit exceeded", 1013);
   }
 
   /** @internal a message from `ws`. */
@@ -487,8 +466,8 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       this.#deliver(data, isBinary);
       return;
     }
-    occasional.held.push({ data, isBinary });
-    occasional.heldBytes += data.length;
+    occasional.held.push(data, isBinary);
+    occasional.heldBytes += data.length + HELD_MESSAGE_COST;
     if (!occasional.paused && occasional.heldBytes >= this.#host.options.readBufferSize) {
       // Stop reading: TCP flow control keeps the rest at the client until the handler is done.
       occasional.paused = true;
@@ -501,15 +480,21 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     if (this.#closed) return;
     this.#closed = true;
     const occasional = this.#occasional;
-    if (occasional !== null) occasional.held = null;
+    if (occasional !== null) {
+      occasional.held = null;
+      occasional.outbox?.closed();
+    }
     this.#events?.closed();
     const text = occasional?.closeReason ?? reason.toString();
-    const socket = this.#ws._socket;
+    const socket = socketOf(this.#ws);
     if (socket !== null) {
       this.#host.counters.closedBytesIn += socket.bytesRead;
       this.#host.counters.closedBytesOut += socket.bytesWritten;
     }
-    for (const handler of handlersIn(this.#closeHandlers)) this.#call(handler, code, text);
+    if (this.#closeHandlers !== null) {
+      const failed = this.#failure();
+      for (const handler of handlersIn(this.#closeHandlers)) callGuarded(failed, handler, code, text);
+    }
     this.#host.connectionClosed(this, code, text);
     // Close handlers still see the rooms (to tell them who left); then the connection leaves them all.
     this.#host.rooms.leaveAll(this);
@@ -517,20 +502,27 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** @internal bytes read and written so far. */
   _socketBytes(): [number, number] {
-    const socket = this.#ws._socket;
+    const socket = socketOf(this.#ws);
     return socket === null ? [0, 0] : [socket.bytesRead, socket.bytesWritten];
   }
 
   /** @internal an error of this connection: its handlers, then the endpoint's. */
   _error(error: Error): void {
-    for (const handler of handlersIn(this.#occasional?.errorHandlers ?? null)) this.#call(handler, error);
+    const handlers = this.#occasional?.errorHandlers ?? null;
+    if (handlers !== null) {
+      const failed = this.#failure();
+      for (const handler of handlersIn(handlers)) callGuarded(failed, handler, error);
+    }
     this.#host.reportError(error, this);
   }
 
   /** @internal a pong arrived. */
   _pong(data: Buffer): void {
     this._pingSentAt = 0;
-    for (const handler of handlersIn(this.#occasional?.pongHandlers ?? null)) this.#call(handler, data);
+    const handlers = this.#occasional?.pongHandlers ?? null;
+    if (handlers === null) return;
+    const failed = this.#failure();
+    for (const handler of handlersIn(handlers)) callGuarded(failed, handler, data);
   }
 
   #more(): Occasional {
@@ -540,8 +532,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       held: null,
       heldBytes: 0,
       paused: false,
-      writer: null,
-      deferred: null,
+      outbox: null,
       closeReason: null,
       terminated: false,
     });
@@ -555,31 +546,14 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     const handlers = this.#messageHandlers;
     if (handlers === null) return;
     const value = isBinary ? data : data.toString();
-    if (!Array.isArray(handlers)) this.#callMessageHandler(handlers, value, isBinary);
-    else for (const handler of handlers.slice()) this.#callMessageHandler(handler, value, isBinary);
+    const failed = this.#failure();
+    if (!Array.isArray(handlers)) callGuarded(failed, handlers, value, isBinary);
+    else for (const handler of handlers.slice()) callGuarded(failed, handler, value, isBinary);
   }
 
-  // The per-message twin of #call, without its rest-argument array.
-  #callMessageHandler(handler: MessageHandler, value: string | Buffer, isBinary: boolean): void {
-    try {
-      const result = handler(value, isBinary);
-      if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === "function") {
-        (result as Promise<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(error));
-      }
-    } catch (error) {
-      this.#handlerFailed(error);
-    }
-  }
-
-  #call<A extends unknown[]>(handler: (...args: A) => unknown, ...args: A): void {
-    try {
-      const result = handler(...args);
-      if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === "function") {
-        (result as Promise<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(error));
-      }
-    } catch (error) {
-      this.#handlerFailed(error);
-    }
+  /** The failure sink of this connection's handlers (one function per connection, made on first use). */
+  #failure(): Failure {
+    return (this.#failed ??= (error: unknown) => this.#handlerFailed(error));
   }
 
   #handlerFailed(error: unknown): void {
@@ -587,22 +561,6 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: a handler of connection ${this.id} failed: ${messageOf(error)}`, { cause: error }),
       this,
     );
-  }
-
-  #overLimit(): void {
-    const counters = this.#host.counters;
-    if (this.#host.options.backpressure === "drop") {
-      counters.messagesDropped++;
-      return;
-    }
-    const occasional = this.#more();
-    if (occasional.closeReason === null) {
-      counters.closedBy.backpressure++;
-      occasional.closeReason = "slow consumer: backpressure limit exceeded";
-      this._error(new WsmountError(ErrorCode.BACKPRESSURE, `wsmount: ${occasional.closeReason}`));
-      // RFC 6455 section 7.4.1 (IANA registry): 1013 "Try Again Later".
-      this.#ws.close(1013, "backpressure limit exceeded");
-    }
   }
 
 }
@@ -613,16 +571,6 @@ const EMPTY_ROOMS: ReadonlySet<string> = new Set();
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-
-/** What became of a message handed to the socket. */
-const Written = {
-  Sent: 0,
-  /** Held until the streamed message in progress ends. */
-  Deferred: 1,
-  /** Not sent: the connection is not open, or the backpressure policy refused it. */
-  Not: 2,
-} as const;
-type Written = (typeof Written)[keyof typeof Written];
 
 type Owned = SocketLike & { [kConnection]: Connection<unknown> };
 

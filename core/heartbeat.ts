@@ -1,12 +1,17 @@
 /**
  * One shared timer per endpoint for every time-based rule of its connections (ping/pong, idle,
- * write progress): no timer per connection, only a few numbers on each.
+ * write progress): no timer per connection, only a few numbers on each. A rule that fires on a
+ * connection already closing may still terminate it (its peer may never read the close frame), but
+ * the close is counted in `stats().closedBy` only under the cause that started it (`Connection._expire`).
  * @module
  */
 import type { Connection } from "./connection.js";
 import { ErrorCode } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Counters } from "./stats.js";
+
+/** `_expire` without a closing handshake: the socket is destroyed. */
+const TERMINATE = 0;
 
 /**
  * The tick is a quarter of the shortest enabled interval, between 5 ms and 1 s: a rule fires at most
@@ -24,14 +29,13 @@ export function tickInterval(options: ResolvedOptions<unknown>): number {
 export class Heartbeat {
   readonly #options: ResolvedOptions<unknown>;
   readonly #connections: Map<string, Connection<unknown>>;
-  readonly #counters: Counters;
   readonly #interval: number;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(options: ResolvedOptions<unknown>, connections: Map<string, Connection<unknown>>, counters: Counters) {
+  /** `_counters` is unused: each connection counts its own close, once (see `Connection._expire`). */
+  constructor(options: ResolvedOptions<unknown>, connections: Map<string, Connection<unknown>>, _counters?: Counters) {
     this.#options = options;
     this.#connections = connections;
-    this.#counters = counters;
     this.#interval = tickInterval(options);
   }
 
@@ -50,12 +54,11 @@ export class Heartbeat {
   /** Applies every rule to every connection as of `now`. */
   tick(now: number): void {
     const { pingInterval, pongTimeout, idleTimeout, writeTimeout } = this.#options;
-    const counters = this.#counters;
     for (const connection of this.#connections.values()) {
       if (pingInterval > 0) {
         if (connection._pingSentAt !== 0) {
           if (now - connection._pingSentAt >= pongTimeout) {
-            if (connection._expire(ErrorCode.PONG_TIMEOUT, `no pong within ${pongTimeout} ms`, true)) counters.closedBy.pongTimeout++;
+            connection._expire("pongTimeout", ErrorCode.PONG_TIMEOUT, `no pong within ${pongTimeout} ms`, TERMINATE);
             continue;
           }
         } else if (now - connection._lastPingAt >= pingInterval) {
@@ -67,7 +70,7 @@ export class Heartbeat {
           connection._active = false;
           connection._idleSince = now;
         } else if (now - connection._idleSince >= idleTimeout) {
-          if (connection._expire(ErrorCode.IDLE_TIMEOUT, `idle timeout: no message for ${idleTimeout} ms`, false)) counters.closedBy.idleTimeout++;
+          connection._expire("idleTimeout", ErrorCode.IDLE_TIMEOUT, `idle timeout: no message for ${idleTimeout} ms`, 1001);
           continue;
         }
       }
@@ -75,9 +78,13 @@ export class Heartbeat {
     }
   }
 
-  /** A connection with queued data whose socket has flushed nothing for `writeTimeout` is stuck. */
+  /**
+   * A connection with data handed to `ws` whose socket has flushed nothing for `writeTimeout` is stuck.
+   * Messages waiting behind a streamed message the application has not finished do not count: they
+   * wait for the application, not for the peer.
+   */
   #checkWriteProgress(connection: Connection<unknown>, now: number, writeTimeout: number): void {
-    if (connection.bufferedAmount === 0) {
+    if (connection._unflushed() === 0) {
       connection._stall = null;
       return;
     }
@@ -86,7 +93,7 @@ export class Heartbeat {
     if (stall === null || written !== stall.bytes) {
       connection._stall = { since: now, bytes: written };
     } else if (now - stall.since >= writeTimeout) {
-      if (connection._expire(ErrorCode.WRITE_TIMEOUT, `write timeout: no write progress for ${writeTimeout} ms`, true)) this.#counters.closedBy.writeTimeout++;
+      connection._expire("writeTimeout", ErrorCode.WRITE_TIMEOUT, `write timeout: no write progress for ${writeTimeout} ms`, TERMINATE);
     }
   }
 }

@@ -6,18 +6,7 @@
  * @module
  */
 import { constants, deflateRawSync } from "node:zlib";
-import * as ws from "ws";
-
-interface FrameOptions {
-  fin: boolean;
-  mask: boolean;
-  opcode: number;
-  readOnly: boolean;
-  rsv1: boolean;
-}
-
-// ws's framer: a public export of ws (its ESM entry), which @types/ws does not declare.
-const { Sender } = ws as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
+import { frame } from "./ws-compat.js";
 
 // RFC 7692 section 7.2.1: the compressed payload omits the final empty stored block's 00 00 ff ff.
 const TRAILER_LENGTH = 4;
@@ -70,9 +59,4 @@ export class PreparedMessage {
     }
     return framed;
   }
-}
-
-function frame(payload: Buffer, binary: boolean, rsv1: boolean): Buffer {
-  const parts = Sender.frame(payload, { fin: true, mask: false, opcode: binary ? 2 : 1, readOnly: true, rsv1 });
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

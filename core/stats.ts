@@ -24,7 +24,11 @@ export interface EndpointStats {
   bytesOut: number;
   /** Messages dropped by the `"drop"` backpressure policy. */
   messagesDropped: number;
-  /** Connections closed or terminated by wsmount, by cause. */
+  /**
+   * Connections closed or terminated by wsmount, by cause: each close under exactly one, the rule that
+   * started it. A connection already closing (for any reason) that a later rule terminates, because
+   * its peer never completes the close, is not counted again.
+   */
   closedBy: {
     backpressure: number;
     pongTimeout: number;
@@ -33,6 +37,9 @@ export interface EndpointStats {
     shutdown: number;
   };
 }
+
+/** A cause in `stats().closedBy`. */
+export type CloseCause = keyof EndpointStats["closedBy"];
 
 /** The mutable counters behind {@link EndpointStats}. */
 export class Counters {

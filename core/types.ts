@@ -1,13 +1,25 @@
 /**
  * Structural types for the parts of `ws` that wsmount uses, so that `@types/ws` never appears in
- * wsmount's public declarations.
+ * wsmount's public declarations. Only ws's public API is typed here; its private fields are read in
+ * one place, `ws-compat.ts`.
  * @module
  */
 
 /** Data a connection can send: text as a string, binary as bytes. */
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 
-/** The `ws` socket surface that connection.ts relies on. */
+/** Options of a single `send`. */
+export interface SendOptions {
+  /** Send as a binary message; by default strings are text and bytes are binary. */
+  binary?: boolean;
+  /**
+   * Compress when permessage-deflate was negotiated and the message is at least
+   * `compression.threshold` bytes (the same rule as for broadcasts). @defaultValue true
+   */
+  compress?: boolean;
+}
+
+/** The `ws` socket surface (public API only) that wsmount relies on. */
 export interface SocketLike {
   readonly readyState: number;
   readonly bufferedAmount: number;
@@ -20,22 +32,6 @@ export interface SocketLike {
   pause(): void;
   resume(): void;
   on(event: string, listener: (...args: any[]) => void): unknown;
-  /** The framer; `ws` keeps its queue state there (`_state` 0 = idle, `_queue` = sends waiting on compression). */
-  readonly _sender: { readonly _state: number; readonly _queue: readonly unknown[] } | null;
-  /** Negotiated extensions; `permessage-deflate` carries its negotiated `params`. */
-  readonly _extensions: { readonly "permessage-deflate"?: { readonly params: Readonly<Record<string, unknown>> | null } };
-  /** The TCP socket; `ws` keeps it as `_socket`. */
-  readonly _socket: {
-    readonly bytesWritten: number;
-    readonly bytesRead: number;
-    /** Bytes waiting in the socket's own write buffer. */
-    readonly writableLength: number;
-    readonly remoteAddress?: string | undefined;
-    readonly destroyed: boolean;
-    write(data: Buffer): boolean;
-    cork(): void;
-    uncork(): void;
-  } | null;
 }
 
 /** `WebSocket.readyState` values. */

@@ -51,13 +51,48 @@ describe("regressions", () => {
   });
 
   it("a connection closing after idle timeout is not also counted as a pong timeout", async () => {
-    app = await start({ idleTimeout: 100, pingInterval: 100, pongTimeout: 1500 }, () => {});
+    // The first ping goes out at ~20 ms and the idle close at ~300 ms; the raw client answers neither,
+    // so the pong timeout (~1020 ms) always fires while the connection is closing, well before ws's
+    // close timeout (pongTimeout after the close, ~1300 ms). It terminates the connection, uncounted.
+    app = await start({ idleTimeout: 300, pingInterval: 20, pongTimeout: 1000, writeTimeout: 0 }, () => {});
+    const closes: string[] = [];
+    app.endpoint.onClose((_c, _code, reason) => void closes.push(reason));
     const raw = await RawClient.connect(app.port);
     cleanup.push(() => raw.destroy());
-    // The client answers pings? RawClient does not auto-answer: but the first ping is at 100 ms, with the idle close.
+    const startedAt = Date.now();
     await until(() => app!.endpoint.size === 0, "server close", 4000);
-    const s = app.endpoint.stats().closedBy;
-    expect(s.idleTimeout + s.pongTimeout).toBe(1);
+    const elapsed = Date.now() - startedAt;
+    expect(app.endpoint.stats().closedBy).toMatchObject({ idleTimeout: 1, pongTimeout: 0 });
+    expect(closes).toEqual(["idle timeout: no message for 300 ms"]);
+    // Ended by the pong timeout's termination, not by ws's close timeout.
+    expect(elapsed).toBeLessThan(1300);
+  });
+
+  it("a connection closing for backpressure and then terminated by the write timeout counts once, as backpressure", async () => {
+    let conn!: Connection<any>;
+    app = await start({ backpressure: "close", maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 1000, pingInterval: 0, pongTimeout: 10_000 }, (c) => void (conn = c));
+    app.endpoint.onError(() => {});
+    const raw = await RawClient.connect(app.port);
+    raw.socket.pause();
+    cleanup.push(() => raw.destroy());
+    await until(() => conn !== undefined, "conn");
+    // Fill the kernel's buffers: send while the socket keeps taking data, until it takes none for 300 ms
+    // (well within the 1000 ms write timeout).
+    const chunk = Buffer.alloc(64 * 1024);
+    const empties = async (ms: number): Promise<boolean> => {
+      for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(10)) if (conn.bufferedAmount === 0) return true;
+      return false;
+    };
+    do conn.send(chunk);
+    while (await empties(300));
+    expect(conn.readyState).toBe(1);
+    conn.send(chunk);
+    expect(conn.readyState).toBe(2);
+    expect(app.endpoint.stats().closedBy.backpressure).toBe(1);
+    // The 1013 close frame waits behind data the peer never reads: the write timeout terminates the
+    // closing connection long before ws's close timeout (10 s), and does not count it again.
+    await until(() => app!.endpoint.size === 0, "the write timeout to terminate the closing connection", 4000);
+    expect(app.endpoint.stats().closedBy).toMatchObject({ backpressure: 1, writeTimeout: 0 });
   });
 
   it("counts a handshake timeout in stats.handshakes.refused", async () => {
