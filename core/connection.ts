@@ -293,7 +293,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
    * and a thrown error reaches the client as an error (message and code, never the stack).
    */
   on<K extends EventNames<In>>(event: K, handler: EventHandler<In, K>): () => void {
-    return (this.#events ??= new EventState()).on(event, handler as AnyEventHandler);
+    return (this.#events ??= new EventState(this.#host.options.maxPendingAcks)).on(event, handler as AnyEventHandler);
   }
 
   /** Removes a handler of `event`, or all its handlers. */
@@ -314,7 +314,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   emitWithAck<K extends EventNames<Out>>(event: K, ...args: AckArgs<Out, K>): Promise<AckResult<Out, K>> {
     const options = (args.length > 1 ? args[args.length - 1] : undefined) as { timeout?: number } | undefined;
     const timeout = options?.timeout ?? this.#host.options.ackTimeout;
-    return (this.#events ??= new EventState()).call(this, event, args[0], timeout) as Promise<AckResult<Out, K>>;
+    return (this.#events ??= new EventState(this.#host.options.maxPendingAcks)).call(this, event, args[0], timeout) as Promise<AckResult<Out, K>>;
   }
 
   /** Joins `room`; returns false when already in it. */
@@ -540,7 +540,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   #deliver(data: Buffer, isBinary: boolean): void {
     if (!isBinary && isEnvelopeBytes(data)) {
-      (this.#events ??= new EventState()).receive(this, data.toString());
+      (this.#events ??= new EventState(this.#host.options.maxPendingAcks)).receive(this, data.toString());
       return;
     }
     const handlers = this.#messageHandlers;

@@ -58,3 +58,23 @@ describe.each(mounts)("hostile envelopes through $name", (mount) => {
     client.ws.close();
   });
 });
+
+describe.each(mounts)("maxPendingAcks through $name", (mount) => {
+  let server: Mounted | null = null;
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+  });
+
+  test("the endpoint's maxPendingAcks bounds calls waiting for a client that never answers", async () => {
+    const calls: Array<Promise<unknown>> = [];
+    server = await mount.start({ pingInterval: 0, logger: false, maxPendingAcks: 3, ackTimeout: 0 }, (connection) => {
+      for (let i = 0; i < 4; i++) calls.push(connection.emitWithAck("question", i).catch((error: { code?: string }) => error.code));
+    });
+    const client = await open(server.url());
+    for (let i = 0; i < 3; i++) expect((await nextMessage(client.ws)).data.toString()).toContain('"question"');
+    expect(await calls[3]).toBe("ERR_WSMOUNT_TOO_MANY_PENDING_ACKS");
+    client.ws.close();
+    expect(await Promise.all(calls.slice(0, 3))).toEqual(["ERR_WSMOUNT_DISCONNECTED", "ERR_WSMOUNT_DISCONNECTED", "ERR_WSMOUNT_DISCONNECTED"]);
+  });
+});
