@@ -80,7 +80,7 @@ describe.each(mounts)("outbox through $name", (mount) => {
     });
 
     it("count towards maxBufferedAmount: the drop policy drops sends and broadcasts past it", async () => {
-      const { app, conn, ws } = await serve({ backpressure: "drop", writeBufferSize: KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
+      const { app, conn, ws } = await serve({ backpressure: "drop", writeBufferSize: KiB, maxMessageSize: 64 * KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
       const writer = conn.stream();
       // Nothing is on the wire: 4 messages of 16 KiB fill the 64 KiB, the other 6 and a broadcast are dropped.
       for (let i = 0; i < 10; i++) conn.send(Buffer.alloc(16 * KiB, i));
@@ -96,7 +96,7 @@ describe.each(mounts)("outbox through $name", (mount) => {
     });
 
     it("count towards maxBufferedAmount: the close policy closes with 1013", async () => {
-      const { app, conn, ws, errors } = await serve({ backpressure: "close", writeBufferSize: KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
+      const { app, conn, ws, errors } = await serve({ backpressure: "close", writeBufferSize: KiB, maxMessageSize: 64 * KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
       const writer = conn.stream();
       const writerDone = finished(writer).then(() => "finished", codeOf);
       const done = closed(ws);
@@ -113,7 +113,7 @@ describe.each(mounts)("outbox through $name", (mount) => {
 
   describe("stream chunks and maxBufferedAmount", () => {
     it("a chunk past the limit before any fragment is out drops the whole message (drop policy); the connection goes on", async () => {
-      const { app, conn, ws, errors } = await serve({ backpressure: "drop", writeBufferSize: KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
+      const { app, conn, ws, errors } = await serve({ backpressure: "drop", writeBufferSize: KiB, maxMessageSize: 64 * KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
       const writer = conn.stream();
       const writerDone = finished(writer).then(() => "finished", codeOf);
       conn.send(Buffer.alloc(40 * KiB, 1)); // waits behind the stream
@@ -130,7 +130,7 @@ describe.each(mounts)("outbox through $name", (mount) => {
     });
 
     it("a chunk past the limit before any fragment is out closes with 1013 (close policy)", async () => {
-      const { app, conn, ws, errors } = await serve({ backpressure: "close", writeBufferSize: KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
+      const { app, conn, ws, errors } = await serve({ backpressure: "close", writeBufferSize: KiB, maxMessageSize: 64 * KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
       const writer = conn.stream();
       const writerDone = finished(writer).then(() => "finished", codeOf);
       const done = closed(ws);
@@ -143,7 +143,7 @@ describe.each(mounts)("outbox through $name", (mount) => {
     });
 
     it("a chunk past the limit after a fragment is out closes with 1013 whatever the policy (half a message cannot be dropped)", async () => {
-      const { app, conn, ws } = await serve({ backpressure: "drop", writeBufferSize: KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
+      const { app, conn, ws } = await serve({ backpressure: "drop", writeBufferSize: KiB, maxMessageSize: 64 * KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
       const writer = conn.stream();
       const writerDone = finished(writer).then(() => "finished", codeOf);
       const done = closed(ws);
@@ -157,7 +157,7 @@ describe.each(mounts)("outbox through $name", (mount) => {
     });
 
     it("a single chunk larger than the limit is refused once anything is buffered", async () => {
-      const { app, conn, ws } = await serve({ backpressure: "drop", writeBufferSize: KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
+      const { app, conn, ws } = await serve({ backpressure: "drop", writeBufferSize: KiB, maxMessageSize: 64 * KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
       const writer = conn.stream();
       const writerDone = finished(writer).then(() => "finished", codeOf);
       conn.send("x"); // one byte waits
@@ -168,7 +168,7 @@ describe.each(mounts)("outbox through $name", (mount) => {
     });
 
     it("stream backpressure keeps working: a writer that waits for 'drain' sends far more than the limit", async () => {
-      const { app, conn, ws } = await serve({ writeBufferSize: 16 * KiB, maxBufferedAmount: 256 * KiB });
+      const { app, conn, ws } = await serve({ writeBufferSize: 16 * KiB, maxMessageSize: 256 * KiB, maxBufferedAmount: 256 * KiB });
       const writer = conn.stream();
       let refusedNow = 0;
       for (let i = 0; i < 256; i++) {

@@ -202,7 +202,7 @@ describe.each(mounts)("ws's public API only, through $name", (mount) => {
   });
 
   it("applies maxBufferedAmount and the backpressure policy", async () => {
-    const { app, conns, clients } = await serve({ backpressure: "close", writeBufferSize: KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
+    const { app, conns, clients } = await serve({ backpressure: "close", writeBufferSize: KiB, maxMessageSize: 64 * KiB, maxBufferedAmount: 64 * KiB, writeTimeout: 0 });
     const [conn] = conns;
     const done = closed(clients[0]!);
     conn!.stream();

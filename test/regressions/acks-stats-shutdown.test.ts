@@ -70,7 +70,7 @@ describe("regressions", () => {
 
   it("a connection closing for backpressure and then terminated by the write timeout counts once, as backpressure", async () => {
     let conn!: Connection<any>;
-    app = await start({ backpressure: "close", maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 1000, pingInterval: 0, pongTimeout: 10_000 }, (c) => void (conn = c));
+    app = await start({ backpressure: "close", maxMessageSize: 64 * 1024, maxBufferedAmount: 64 * 1024, writeBufferSize: 1024, writeTimeout: 1000, pingInterval: 0, pongTimeout: 10_000 }, (c) => void (conn = c));
     app.endpoint.onError(() => {});
     const raw = await RawClient.connect(app.port);
     raw.socket.pause();
