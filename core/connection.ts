@@ -398,7 +398,9 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   _heartbeatPing(now: number): void {
     this._lastPingAt = now;
     this._pingSentAt = now;
-    if (this.#ws.readyState === ReadyState.OPEN) this.#ws.ping();
+    // The payload is the send time: only a pong that carries it back answers this ping (RFC 6455
+    // section 5.5.3 allows unsolicited pongs, which must not stand in for the answer).
+    if (this.#ws.readyState === ReadyState.OPEN) this.#ws.ping(pingPayload(now));
   }
 
   /**
@@ -518,7 +520,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
 
   /** @internal a pong arrived. */
   _pong(data: Buffer): void {
-    this._pingSentAt = 0;
+    if (this._pingSentAt !== 0 && answersPing(data, this._pingSentAt)) this._pingSentAt = 0;
     const handlers = this.#occasional?.pongHandlers ?? null;
     if (handlers === null) return;
     const failed = this.#failure();
@@ -584,6 +586,16 @@ function wsOnClose(this: Owned, code: number, reason: Buffer): void {
 
 function wsOnError(this: Owned, error: Error): void {
   this[kConnection]._error(error);
+}
+
+function pingPayload(sentAt: number): Buffer {
+  const payload = Buffer.allocUnsafe(8);
+  payload.writeDoubleBE(sentAt, 0);
+  return payload;
+}
+
+function answersPing(data: Buffer, sentAt: number): boolean {
+  return data.length === 8 && data.readDoubleBE(0) === sentAt;
 }
 
 function wsOnPong(this: Owned, data: Buffer): void {
