@@ -5,7 +5,8 @@
 import { addToSlot, handlersIn, removeFromSlot, type HandlerSlot } from "./listeners.js";
 import { pathnameOf, queryOf } from "./upgrade/handshake.js";
 import type { Writable } from "node:stream";
-import { ErrorCode, WsmountError, type ErrorCodeValue } from "./errors.js";
+import { ErrorCode, WsmountError, peerError, type ErrorCodeValue } from "./errors.js";
+import { newBucket, take, type Bucket, type ResolvedRateLimit } from "./rate-limit.js";
 import type { ResolvedOptions } from "./options.js";
 import type { CloseCause, Counters } from "./stats.js";
 import { ReadyState, type SendData, type SendOptions, type SocketLike } from "./types.js";
@@ -18,8 +19,12 @@ import type { Publication } from "./broker.js";
 import type { PreparedMessage } from "./prepared.js";
 import type { Rooms } from "./rooms.js";
 import {
+  WireErrorCode,
+  encodeAckError,
+  encodeError,
   encodeEvent,
   encodeWelcome,
+  peekAckId,
   type AckArgs,
   type AckResult,
   type DefaultEventMap,
@@ -158,6 +163,8 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   #occasional: Occasional | null = null;
   #closed = false;
   #events: EventState | null = null;
+  /** The `rateLimit` buckets, made on the first message when the option is on. */
+  #bucket: Bucket | null = null;
   /** Where failures of this connection's handlers go; made on the first handler call. */
   #failed: Failure | null = null;
 
@@ -441,8 +448,13 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       this.#more().terminated = true;
       ws.terminate();
     } else {
-      ws.close(closeCode, closeCode === 1013 ? "backpressure limit exceeded" : reason);
+      ws.close(closeCode, cause === "backpressure" ? "backpressure limit exceeded" : reason);
     }
+  }
+
+  /** @internal closes with 1013 to bring the process's outgoing buffers back under the memory budget. */
+  _shedForMemory(): void {
+    this._expire("memoryBudget", ErrorCode.MEMORY_BUDGET, "server memory budget exceeded", 1013);
   }
 
   /** @internal over `maxBufferedAmount`: `"drop"` counts the message, `"close"` closes with 1013. */
@@ -463,6 +475,15 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   _received(data: Buffer, isBinary: boolean): void {
     this._active = true;
     this.#host.counters.messagesIn++;
+    const limit = this.#host.options.rateLimit;
+    if (limit !== false) {
+      const now = Date.now();
+      const bucket = (this.#bucket ??= newBucket(limit, now));
+      if (!take(limit, bucket, data.length, now)) {
+        this.#rateLimited(limit, bucket, data, isBinary, now);
+        return;
+      }
+    }
     const occasional = this.#occasional;
     if (occasional === null || occasional.held === null) {
       this.#deliver(data, isBinary);
@@ -475,6 +496,26 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
       occasional.paused = true;
       this.#ws.pause();
     }
+  }
+
+  /**
+   * A message over the `rateLimit`: `"close"` closes with 1008; `"drop"` drops it, answers a call with
+   * `x`, and sends an events client one `!` notice per interval (a raw client gets nothing it did not
+   * ask for); the error is reported once per interval.
+   */
+  #rateLimited(limit: ResolvedRateLimit, bucket: Bucket, data: Buffer, isBinary: boolean, now: number): void {
+    this.#host.counters.messagesRateLimited++;
+    if (limit.policy === "close") {
+      this._expire("rateLimit", ErrorCode.RATE_LIMITED, "rate limit exceeded", 1008);
+      return;
+    }
+    const envelope = !isBinary && isEnvelopeBytes(data);
+    const ackId = envelope ? peekAckId(data.toString("utf8", 0, Math.min(data.length, 256))) : undefined;
+    if (ackId !== undefined) this._sendText(encodeAckError(ackId, { message: "rate limit exceeded", code: WireErrorCode.rateLimited }));
+    if (now - bucket.noticeAt < limit.interval) return;
+    bucket.noticeAt = now;
+    if (envelope && ackId === undefined) this._sendText(encodeError(WireErrorCode.rateLimited, "rate limit exceeded: messages dropped"));
+    this._error(peerError(ErrorCode.RATE_LIMITED, `wsmount: connection ${this.id} is over its rate limit; messages dropped`));
   }
 
   /** @internal `ws` closed. */

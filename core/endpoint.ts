@@ -10,6 +10,7 @@ import { ErrorCode, WsmountError } from "./errors.js";
 import { callGuarded, isThenable, whenSettled } from "./guard.js";
 import { brokerErrorChannel, connectionCloseChannel, connectionOpenChannel, errorChannel, publish } from "./diagnostics.js";
 import { FaultLog } from "./fault-log.js";
+import { joinBudget } from "./memory-budget.js";
 import { connectionHeaders, isUpgradeRequest, type Refusal } from "./upgrade/handshake.js";
 import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type EndpointOptions, type ResolvedOptions } from "./options.js";
@@ -121,6 +122,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   readonly #errorHandlers: EndpointErrorHandler<Data, In, Out>[] = [];
   readonly #closeHandlers: EndpointCloseHandler<Data, In, Out>[] = [];
   readonly #faults: FaultLog;
+  readonly #leaveBudget: () => void;
   /** Handshakes past their checks and not yet ended: they count toward `maxConnections`. */
   #handshaking = 0;
   #state = Running;
@@ -131,6 +133,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     this.options = resolveOptions(options);
     this.#faults = new FaultLog(this.options.logger);
     this.acceptor = new Acceptor(this.options as ResolvedOptions<unknown>);
+    this.#leaveBudget = joinBudget(() => this.#connections.values());
     this.#heartbeat = new Heartbeat(this.options as ResolvedOptions<unknown>, this.#connections as Map<string, Connection<unknown>>, this.counters);
     this.#channel = this.options.broker.connect(
       this.options.name,
@@ -395,6 +398,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
       bytesIn,
       bytesOut,
       messagesDropped: c.messagesDropped,
+      messagesRateLimited: c.messagesRateLimited,
       closedBy: { ...c.closedBy },
     };
   }
@@ -428,6 +432,7 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
     for (const connection of this.#connections.values()) connection.terminate();
     await allClosed;
     this.#heartbeat.stop();
+    this.#leaveBudget();
     this.detach();
     this.acceptor.close();
     await this.#channel.close();

@@ -37,6 +37,10 @@ export const ErrorCode = {
    * handler threw, or a Node or `ws` internal failed. The upgrade ends with a 500 or a closed socket.
    */
   INTERNAL: "ERR_WSMOUNT_INTERNAL",
+  /** A connection sent more than the `rateLimit` option allows. */
+  RATE_LIMITED: "ERR_WSMOUNT_RATE_LIMITED",
+  /** The process's outgoing buffers passed the memory budget; the largest consumers are closed 1013. */
+  MEMORY_BUDGET: "ERR_WSMOUNT_MEMORY_BUDGET",
   /** A client sent an error notice about a message the server sent. */
   PROTOCOL_NOTICE: "ERR_WSMOUNT_PROTOCOL_NOTICE",
 } as const;

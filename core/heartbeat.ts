@@ -7,6 +7,7 @@
  */
 import type { Connection } from "./connection.js";
 import { ErrorCode } from "./errors.js";
+import { checkBudget } from "./memory-budget.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Counters } from "./stats.js";
 
@@ -53,6 +54,7 @@ export class Heartbeat {
 
   /** Applies every rule to every connection as of `now`. */
   tick(now: number): void {
+    checkBudget(now);
     const { pingInterval, pongTimeout, idleTimeout, writeTimeout } = this.#options;
     for (const connection of this.#connections.values()) {
       if (pingInterval > 0) {

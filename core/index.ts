@@ -70,4 +70,6 @@ export {
 } from "./protocol/index.js";
 export { requireFunction, requirePath } from "./arguments.js";
 export type { Logger } from "./fault-log.js";
+export { DEFAULT_MEMORY_BUDGET, outgoingMemoryBudget, setOutgoingMemoryBudget } from "./memory-budget.js";
+export type { RateLimitOptions } from "./rate-limit.js";
 export { DiagnosticsChannel } from "./diagnostics.js";

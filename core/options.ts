@@ -7,6 +7,7 @@ import { randomFillSync } from "node:crypto";
 import { InvalidOptionError, type HandshakeRejection } from "./errors.js";
 import { memoryBroker, type Broker } from "./broker.js";
 import { consoleLogger, silentLogger, type Logger } from "./fault-log.js";
+import type { RateLimitOptions, ResolvedRateLimit } from "./rate-limit.js";
 
 /** What `authenticate` may resolve to: the connection's id and session data, or a refusal. */
 export type AuthResult<Data> =
@@ -174,6 +175,12 @@ export interface EndpointOptions<Data = unknown> {
    * @defaultValue 1000
    */
   maxPendingHandshakes?: number;
+  /**
+   * Messages and bytes each connection may send per interval (token buckets), and what happens past
+   * them: `{ messages: 100, bytes: 1048576, interval: 1000, policy: "drop" }`. Off by default: set it
+   * on any endpoint that strangers reach. @defaultValue false
+   */
+  rateLimit?: RateLimitOptions | false;
 }
 
 /** Options after defaults and validation. */
@@ -206,6 +213,7 @@ export interface ResolvedOptions<Data = unknown> {
   readonly allowedHosts: "any" | readonly string[];
   readonly trustProxy: boolean;
   readonly maxPendingHandshakes: number;
+  readonly rateLimit: ResolvedRateLimit | false;
 }
 
 const KNOWN = new Set([
@@ -214,7 +222,7 @@ const KNOWN = new Set([
   "checkOrigin", "authenticate", "generateId", "headers", "maxConnections", "name", "broker", "ackTimeout", "welcome",
   "logger",
   "maxRoomsPerConnection", "maxPendingAcks",
-  "allowedHosts", "trustProxy", "maxPendingHandshakes",
+  "allowedHosts", "trustProxy", "maxPendingHandshakes", "rateLimit",
 ]);
 
 const COMPRESSION_DEFAULTS: Required<CompressionOptions> = {
@@ -299,6 +307,7 @@ export function resolveOptions<Data>(options: EndpointOptions<Data> = {}): Resol
     allowedHosts: allowedHosts(options.allowedHosts),
     trustProxy: bool(options, "trustProxy", false),
     maxPendingHandshakes: bound(options, "maxPendingHandshakes", 1000),
+    rateLimit: rateLimit(options.rateLimit),
   });
 }
 
@@ -477,4 +486,28 @@ function allowedHosts(value: unknown): "any" | readonly string[] {
     }
   }
   return Object.freeze(value.map((entry: string) => entry.toLowerCase()));
+}
+
+function rateLimit(value: unknown): ResolvedRateLimit | false {
+  if (value === undefined || value === false) return false;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidOptionError("rateLimit", "false or an object such as { messages: 100, interval: 1000 }", value);
+  }
+  const known = ["messages", "bytes", "interval", "policy"];
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new InvalidOptionError(`rateLimit.${key}`, `one of ${known.join(", ")}`, "an unknown option");
+  }
+  const v = value as Record<string, unknown>;
+  const prefixed = (name: string) => ({ [`rateLimit.${name}`]: v[name] });
+  const messages = bound(prefixed("messages"), "rateLimit.messages", Infinity);
+  const bytes = bound(prefixed("bytes"), "rateLimit.bytes", Infinity);
+  if (messages === Infinity && bytes === Infinity) {
+    throw new InvalidOptionError("rateLimit", "an object with messages or bytes (or false for no limit)", value);
+  }
+  return Object.freeze({
+    messages,
+    bytes,
+    interval: ms(prefixed("interval"), "rateLimit.interval", 1000, false),
+    policy: oneOf(prefixed("policy"), "rateLimit.policy", ["drop", "close"] as const, "drop"),
+  });
 }

@@ -24,6 +24,8 @@ export interface EndpointStats {
   bytesOut: number;
   /** Messages dropped by the `"drop"` backpressure policy. */
   messagesDropped: number;
+  /** Received messages dropped or refused by the `rateLimit` option. */
+  messagesRateLimited: number;
   /**
    * Connections closed or terminated by wsmount, by cause: each close under exactly one, the rule that
    * started it. A connection already closing (for any reason) that a later rule terminates, because
@@ -35,6 +37,10 @@ export interface EndpointStats {
     idleTimeout: number;
     writeTimeout: number;
     shutdown: number;
+    /** Closed with 1008 by the `rateLimit` option's `"close"` policy. */
+    rateLimit: number;
+    /** Closed with 1013 to bring the process's outgoing buffers back under the memory budget. */
+    memoryBudget: number;
   };
 }
 
@@ -51,7 +57,8 @@ export class Counters {
   closedBytesIn = 0;
   closedBytesOut = 0;
   messagesDropped = 0;
-  closedBy = { backpressure: 0, pongTimeout: 0, idleTimeout: 0, writeTimeout: 0, shutdown: 0 };
+  messagesRateLimited = 0;
+  closedBy = { backpressure: 0, pongTimeout: 0, idleTimeout: 0, writeTimeout: 0, shutdown: 0, rateLimit: 0, memoryBudget: 0 };
 
   refuse(reason: RefusalReason): void {
     this.refused[reason] = (this.refused[reason] ?? 0) + 1;

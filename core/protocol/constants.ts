@@ -53,6 +53,8 @@ export const WireErrorCode = {
   unknownEvent: "ERR_WSMOUNT_UNKNOWN_EVENT",
   /** The message is larger than the receiver accepts for events. */
   eventTooLarge: "ERR_WSMOUNT_EVENT_TOO_LARGE",
+  /** The sender is over the receiver's rate limit; the message was dropped. */
+  rateLimited: "ERR_WSMOUNT_RATE_LIMITED",
   /** The handler's result could not be encoded as JSON (a BigInt, a cycle...). */
   invalidResult: "ERR_WSMOUNT_INVALID_RESULT",
 } as const;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { resolveOptions } from "../../core/options.js";
 import { InvalidOptionError } from "../../core/errors.js";
 import { websocket } from "../../adapters/express.js";
+import { DEFAULT_MEMORY_BUDGET, outgoingMemoryBudget, setOutgoingMemoryBudget } from "../../core/memory-budget.js";
 
 function errorOf(fn: () => unknown): TypeError & { option?: string; code?: string } {
   try {
@@ -102,6 +103,26 @@ describe("options", () => {
     expect(errorOf(() => resolveOptions({ trustProxy: "yes" as never })).message).toContain('"trustProxy"');
     expect(resolveOptions({}).maxPendingHandshakes).toBe(1000);
     expect(errorOf(() => resolveOptions({ maxPendingHandshakes: 0 })).message).toContain('"maxPendingHandshakes"');
+  });
+
+  it("validates rateLimit by its full name and needs messages or bytes", () => {
+    expect(resolveOptions({}).rateLimit).toBe(false);
+    expect(resolveOptions({ rateLimit: { messages: 10 } }).rateLimit).toEqual({ messages: 10, bytes: Infinity, interval: 1000, policy: "drop" });
+    expect(errorOf(() => resolveOptions({ rateLimit: {} })).message).toContain('"rateLimit"');
+    expect(errorOf(() => resolveOptions({ rateLimit: { messages: 0 } })).message).toContain('"rateLimit.messages"');
+    expect(errorOf(() => resolveOptions({ rateLimit: { bytes: 1.5 } })).message).toContain('"rateLimit.bytes"');
+    expect(errorOf(() => resolveOptions({ rateLimit: { messages: 1, interval: 0 } })).message).toContain('"rateLimit.interval"');
+    expect(errorOf(() => resolveOptions({ rateLimit: { messages: 1, policy: "kick" as never } })).message).toContain('"rateLimit.policy"');
+    expect(errorOf(() => resolveOptions({ rateLimit: { messages: 1, burst: 3 } as never })).message).toContain('"rateLimit.burst"');
+  });
+
+  it("validates the process-wide outgoing memory budget", () => {
+    expect(() => setOutgoingMemoryBudget(0)).toThrow(/outgoingMemoryBudget/);
+    expect(() => setOutgoingMemoryBudget(-1)).toThrow(TypeError);
+    setOutgoingMemoryBudget(Infinity);
+    expect(outgoingMemoryBudget()).toBe(Infinity);
+    setOutgoingMemoryBudget(DEFAULT_MEMORY_BUDGET);
+    expect(outgoingMemoryBudget()).toBeLessThanOrEqual(1024 * 1024 * 1024);
   });
 
   it("fills compression defaults from true", () => {
