@@ -2,6 +2,11 @@
  * One endpoint's channel on the Redis broker: its publications (one Redis channel per endpoint, which
  * every process of the endpoint subscribes to), its presence, and requests between processes (one
  * Redis channel per process).
+ *
+ * What arrives from Redis is checked before anything else is done with it (issue "Trust boundaries"):
+ * its signature, its freshness (a sender's messages come in its order and within `replayWindow`), and
+ * for a request, that its sender is a live process of the endpoint. A message that fails a check is
+ * dropped, counted in `stats().rejected` and reported once per episode.
  * @module
  */
 import { randomBytes } from "node:crypto";
@@ -25,33 +30,72 @@ import type { ResolvedRedisOptions } from "./options.js";
 import { Presence } from "./presence.js";
 import { Requests } from "./requests.js";
 import { locateScript, roomSizeScript } from "./scripts.js";
-import { decodeNodeMessage, decodePublication, encodeAnswer, encodePublication, encodeRequest } from "./wire.js";
+import { channelTag, type Signer } from "./signing.js";
+import {
+  Kind,
+  decodeNodeMessage,
+  decodePublication,
+  encodeAnswer,
+  encodeLeave,
+  encodePublication,
+  encodeRequest,
+  readBody,
+  readEnvelope,
+  sentBy,
+  type Body,
+  type Envelope,
+  type Sender,
+} from "./wire.js";
+
+/** Counters of a Redis broker channel: those of every broker, and what it refused. */
+export interface RedisBrokerStats extends BrokerStats {
+  /**
+   * Messages from Redis dropped without being delivered or answered: not signed with this broker's
+   * secret, replayed, malformed, or a request from a process that is not a live one of the endpoint.
+   */
+  rejected: number;
+}
+
+/** A second report of refused messages waits until none was refused for this long: one report per episode. */
+const REJECTION_EPISODE = 60_000;
 
 /** An endpoint's channel on Redis; it is also the endpoint's cluster link. */
 export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMember {
   /** This process's id on the channel: random per channel, so a process never takes its own messages for another's. */
   readonly node = randomBytes(9).toString("base64url");
+  readonly #nodeBytes = Buffer.from(this.node, "latin1");
   readonly #connections: RedisConnections;
   readonly #options: ResolvedRedisOptions;
+  readonly #signer: Signer;
+  readonly #sender: Sender;
   readonly #deliver: (publication: Publication) => void;
   readonly #onError: BrokerErrorHandler;
   readonly #onRecovered: BrokerRecoveredHandler | undefined;
   readonly #host: BrokerHost;
   readonly #base: string;
   readonly #publications: string;
+  readonly #publicationsTag: Buffer;
   readonly #inbox: string;
+  readonly #inboxTag: Buffer;
   /** Null for a channel without a host (used directly, not by an endpoint): nothing to tell. */
   readonly #presence: Presence | null;
   readonly #requests = new Requests();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #onClosed: (channel: RedisChannel) => Promise<void>;
-  readonly #stats = { published: 0, received: 0, dropped: 0, errors: 0 };
+  readonly #stats = { published: 0, received: 0, dropped: 0, errors: 0, rejected: 0 };
+  /** The last sequence number taken from each sender, and when: a replayed message is refused. */
+  readonly #seen = new Map<string, { seq: number; at: number }>();
+  /** Processes found live in the presence registry, until when that answer holds. */
+  readonly #live = new Map<string, number>();
+  #seq = 0;
   #dropReported = false;
+  #lastRejected = -Infinity;
   #closing: Promise<void> | null = null;
 
   constructor(
     connections: RedisConnections,
     options: ResolvedRedisOptions,
+    signer: Signer,
     name: string,
     deliver: (publication: Publication) => void,
     onError: BrokerErrorHandler,
@@ -61,6 +105,8 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   ) {
     this.#connections = connections;
     this.#options = options;
+    this.#signer = signer;
+    this.#sender = { signer, node: this.node, next: () => (this.#seq = this.#seq >= Number.MAX_SAFE_INTEGER ? 0 : this.#seq + 1) };
     this.#deliver = deliver;
     this.#onError = onError;
     this.#onRecovered = onRecovered;
@@ -68,7 +114,9 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     this.#onClosed = onClosed;
     this.#base = `${options.prefix}:${name}`;
     this.#publications = `${this.#base}:pub`;
+    this.#publicationsTag = channelTag(this.#publications);
     this.#inbox = this.#nodeKey(this.node);
+    this.#inboxTag = channelTag(this.#inbox);
     const keys = { nodes: `${this.#base}:nodes`, alive: `${this.#inbox}:alive`, conns: `${this.#inbox}:conns`, rooms: `${this.#inbox}:rooms` };
     this.#presence = host === undefined ? null : new Presence(connections.command, host, this.node, keys, options.nodeTimeout, (error) => this.#fault(error, "presence"));
     connections.subscribe(this.#publications, this.#onPublication, (error) => this.#fault(error, "subscribe"));
@@ -86,7 +134,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     if (this.#closing !== null) return;
     if (this.#connections.commandReady) {
       try {
-        const message = encodePublication(this.node, publication);
+        const message = encodePublication(this.#sender, this.#publicationsTag, publication);
         this.#stats.published++;
         this.#connections.command.publish(this.#publications, message).catch((error: unknown) => {
           this.#stats.published--;
@@ -122,12 +170,16 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     if (owner === null) return { status: "not-found" };
     // The connection was here a moment ago and has just left.
     if (owner === this.node) return this.#host.handle(id, request);
+    // The holding process answers only a process it finds in the presence registry.
+    if (this.#presence === null) throw new WsmountError(ErrorCode.BROKER, "wsmount: a broker channel used without an endpoint cannot ask other processes: it is not in the presence registry");
+    await this.#presence.written(this.#options.requestTimeout);
     const { requestTimeout } = this.#options;
     const timeout = request.type === "emitWithAck" ? (request.timeout === 0 ? 0 : request.timeout + requestTimeout) : requestTimeout;
-    return this.#requests.start(owner, timeout, (rid) => this.#connections.command.publish(this.#nodeKey(owner), encodeRequest(this.node, rid, id, request)));
+    const inbox = this.#nodeKey(owner);
+    return this.#requests.start(owner, timeout, (rid) => this.#connections.command.publish(inbox, encodeRequest(this.#sender, channelTag(inbox), rid, id, request)));
   }
 
-  stats(): BrokerStats {
+  stats(): RedisBrokerStats {
     return { connected: this.#connections.connected, ...this.#stats, reconnects: this.#connections.reconnects };
   }
 
@@ -173,6 +225,14 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   async #close(): Promise<void> {
     clearInterval(this.#heartbeat);
     this.#requests.failAll(new WsmountError(ErrorCode.BROKER, "wsmount: the endpoint closed before the answer arrived"));
+    // Tells the others, so that requests waiting for an answer from this process end at once.
+    if (this.#connections.commandReady) {
+      try {
+        await this.#connections.command.publish(this.#publications, encodeLeave(this.#sender, this.#publicationsTag));
+      } catch {
+        // Unreachable: the others find this process gone within nodeTimeout.
+      }
+    }
     this.#connections.unsubscribe(this.#publications, this.#onPublication);
     this.#connections.unsubscribe(this.#inbox, this.#onNodeMessage);
     await this.#presence?.stop();
@@ -182,6 +242,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   #beat(): void {
     this.#presence?.heartbeat();
     this.#checkOwners();
+    this.#forget();
   }
 
   /** Ends the requests waiting on processes that have died (their `alive` key expired). */
@@ -196,6 +257,14 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     }
   }
 
+  /** Forgets the senders and live processes not heard of for long enough. */
+  #forget(): void {
+    const now = Date.now();
+    const old = now - 2 * this.#options.replayWindow;
+    for (const [node, seen] of this.#seen) if (seen.at < old) this.#seen.delete(node);
+    for (const [node, until] of this.#live) if (until <= now) this.#live.delete(node);
+  }
+
   async #locate(id: string): Promise<string | null> {
     this.#requireRedis();
     const node = await locateScript.run(this.#connections.command, `${this.#base}:nodes`, `${this.#base}:node:`, id);
@@ -206,48 +275,158 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     if (!this.#connections.commandReady) throw new WsmountError(ErrorCode.BROKER, "wsmount: Redis is unreachable, cluster-wide queries cannot be answered now");
   }
 
+  /**
+   * Checks a message that arrived on `channel` (its tag): format, signature, freshness. Returns what it
+   * holds, or null when it was refused (and counted, and reported once per episode).
+   */
+  #check(message: Buffer, channel: string, tag: Buffer, stage: BrokerStage): [Envelope, Body] | null {
+    const envelope = readEnvelope(message);
+    if (envelope === null) {
+      this.#reject(channel, "it is not a message of this broker (format version 2)", stage);
+      return null;
+    }
+    const verdict = this.#signer.verify(tag, message, envelope.keyId);
+    if (verdict !== "ok") {
+      const why = verdict === "unsigned" ? "it is not signed" : verdict === "unknown key" ? "it is signed with another secret" : "its signature is wrong";
+      this.#reject(channel, why, stage);
+      return null;
+    }
+    const body = readBody(message, envelope);
+    if (body === null) {
+      this.#reject(channel, "it is malformed", stage);
+      return null;
+    }
+    const stale = this.#stale(envelope.node, body);
+    if (stale !== null) {
+      this.#reject(channel, stale, stage);
+      return null;
+    }
+    return [envelope, body];
+  }
+
+  /** Why a signed message is not fresh (a replay), or null when it is. Not checked without signatures: anyone may write anything then. */
+  #stale(node: string, body: Body): string | null {
+    if (!this.#signer.enabled) return null;
+    const now = Date.now();
+    const window = this.#options.replayWindow;
+    if (body.time < now - window || body.time > now + window) {
+      return `it was sent ${Math.round((now - body.time) / 1000)} s ago by its sender's clock, outside replayWindow (${window} ms): a replay, or clocks that disagree`;
+    }
+    const seen = this.#seen.get(node);
+    if (seen === undefined) {
+      this.#seen.set(node, { seq: body.seq, at: now });
+      return null;
+    }
+    if (body.seq <= seen.seq) return "it is a replay (its sender has sent a later message already)";
+    seen.seq = body.seq;
+    seen.at = now;
+    return null;
+  }
+
   readonly #onPublication = (message: Buffer): void => {
-    const received = decodePublication(message);
-    if (received === null) {
-      this.#fault(new Error(`an invalid message arrived on ${this.#publications}; is another application using the prefix "${this.#options.prefix}"?`), "deliver");
+    // Its own publications come back: skipped before any other work (no signature to check).
+    if (this.#closing !== null || sentBy(message, this.#nodeBytes)) return;
+    const checked = this.#check(message, this.#publications, this.#publicationsTag, "deliver");
+    if (checked === null) return;
+    const [envelope, body] = checked;
+    if (envelope.kind === Kind.leave) {
+      this.#left(envelope.node);
       return;
     }
-    if (received.node === this.node || this.#closing !== null) return;
+    const publication = envelope.kind === Kind.publication ? decodePublication(body) : null;
+    if (publication === null) {
+      this.#reject(this.#publications, "it is malformed", "deliver");
+      return;
+    }
     this.#stats.received++;
-    callGuarded(this.#deliverFailed, this.#deliver, received.publication);
+    callGuarded(this.#deliverFailed, this.#deliver, publication);
   };
+
+  /** Process `node` closed its endpoint: nothing more to wait for from it. */
+  #left(node: string): void {
+    this.#live.delete(node);
+    this.#requests.ownerGone(node);
+  }
 
   readonly #deliverFailed = (error: unknown): void => this.#fault(error, "deliver");
   readonly #requestFailed = (error: unknown): void => this.#fault(error, "request");
 
   readonly #onNodeMessage = (message: Buffer): void => {
-    const decoded = decodeNodeMessage(message.toString());
+    if (this.#closing !== null) return;
+    const checked = this.#check(message, this.#inbox, this.#inboxTag, "request");
+    if (checked === null) return;
+    const [envelope, body] = checked;
+    const decoded = decodeNodeMessage(envelope, body);
     if (decoded === null) {
-      this.#fault(new Error(`an invalid message arrived on ${this.#inbox}`), "request");
+      this.#reject(this.#inbox, "it is malformed", "request");
       return;
     }
     if (decoded.kind === "answer") {
-      this.#requests.answer(decoded.rid, decoded.outcome);
+      // Taken only from the process the request went to; a late answer (after a timeout) is ignored.
+      this.#requests.answer(decoded.rid, decoded.outcome, envelope.node);
       return;
     }
-    const { from, rid, id, request } = decoded;
-    whenSettled(
-      callAsync(() => this.#host.handle(id, request)),
-      (outcome) => {
-        // Unreachable: the asking process fails or times out the request on its side.
-        if (!this.#connections.commandReady) return;
-        this.#connections.command.publish(this.#nodeKey(from), encodeAnswer(rid, outcome)).catch(this.#requestFailed);
+    const from = envelope.node;
+    if ((this.#live.get(from) ?? 0) > Date.now()) {
+      this.#answer(from, decoded.rid, decoded.id, decoded.request);
+      return;
+    }
+    // Answered only to a live process of this endpoint: one in the presence registry.
+    if (!this.#connections.commandReady) return;
+    this.#connections.command.exists(`${this.#nodeKey(from)}:alive`).then(
+      (count) => {
+        if (this.#closing !== null) return;
+        if (count === 0) {
+          this.#reject(this.#inbox, `it is a request from process ${from}, which is not a live process of this endpoint`, "request");
+          return;
+        }
+        this.#live.set(from, Date.now() + this.#options.heartbeatInterval);
+        this.#answer(from, decoded.rid, decoded.id, decoded.request);
       },
-      this.#requestFailed,
       this.#requestFailed,
     );
   };
+
+  /** Works on request `rid` of process `from` for connection `id`, and answers it. */
+  #answer(from: string, rid: number, id: string, request: ClusterRequest): void {
+    whenSettled(
+      callAsync(() => this.#host.handle(id, request)),
+      (outcome) => this.#sendAnswer(from, rid, outcome),
+      (error: unknown) => {
+        this.#requestFailed(error);
+        this.#sendAnswer(from, rid, { status: "error", error: { name: "WsmountError", message: "wsmount: the request failed on the process holding the connection", code: ErrorCode.BROKER } });
+      },
+      this.#requestFailed,
+    );
+  }
+
+  #sendAnswer(to: string, rid: number, outcome: RequestOutcome): void {
+    // Unreachable: the asking process fails or times out the request on its side.
+    if (!this.#connections.commandReady || this.#closing !== null) return;
+    const inbox = this.#nodeKey(to);
+    this.#connections.command.publish(inbox, encodeAnswer(this.#sender, channelTag(inbox), rid, outcome)).catch(this.#requestFailed);
+  }
 
   #dropped(): void {
     this.#stats.dropped++;
     if (this.#dropReported) return;
     this.#dropReported = true;
     this.#fault(new Error("Redis is unreachable: publications reach this process only, until it is back (they are not replayed)"), "publish");
+  }
+
+  /** A message was refused: counted, and reported when it starts an episode. */
+  #reject(channel: string, why: string, stage: BrokerStage): void {
+    this.#stats.rejected++;
+    const now = Date.now();
+    const quiet = now - this.#lastRejected >= REJECTION_EPISODE;
+    this.#lastRejected = now;
+    if (!quiet) return;
+    this.#fault(
+      new Error(
+        `a message on ${channel} was dropped: ${why}. Is a process running with another secret, or is someone else publishing with the prefix "${this.#options.prefix}"? Refusals are counted in stats().rejected, and reported once per episode`,
+      ),
+      stage,
+    );
   }
 
   #nodeKey(node: string): string {
