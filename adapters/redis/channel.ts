@@ -87,6 +87,8 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   readonly #seen = new Map<string, { seq: number; at: number }>();
   /** Processes found live in the presence registry, until when that answer holds. */
   readonly #live = new Map<string, number>();
+  /** Requests of other processes being worked on (bounded by maxRemoteRequests). */
+  #handling = 0;
   #seq = 0;
   #dropReported = false;
   #lastRejected = -Infinity;
@@ -173,10 +175,19 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     // The holding process answers only a process it finds in the presence registry.
     if (this.#presence === null) throw new WsmountError(ErrorCode.BROKER, "wsmount: a broker channel used without an endpoint cannot ask other processes: it is not in the presence registry");
     await this.#presence.written(this.#options.requestTimeout);
-    const { requestTimeout } = this.#options;
-    const timeout = request.type === "emitWithAck" ? (request.timeout === 0 ? 0 : request.timeout + requestTimeout) : requestTimeout;
+    const { requestTimeout, maxAckTimeout } = this.#options;
+    // The holding process waits at most maxAckTimeout for the client (see #answer): so does this one.
+    const capped = request.type === "emitWithAck" && (request.timeout === 0 || request.timeout > maxAckTimeout);
+    const sent: ClusterRequest = capped ? { ...request, timeout: maxAckTimeout } : request;
+    const timeout = sent.type === "emitWithAck" ? sent.timeout + requestTimeout : requestTimeout;
     const inbox = this.#nodeKey(owner);
-    return this.#requests.start(owner, timeout, (rid) => this.#connections.command.publish(inbox, encodeRequest(this.#sender, channelTag(inbox), rid, id, request)));
+    const outcome = await this.#requests.start(owner, timeout, (rid) => this.#connections.command.publish(inbox, encodeRequest(this.#sender, channelTag(inbox), rid, id, sent)));
+    if (capped && outcome.status === "timeout" && sent.type === "emitWithAck") {
+      // No answer at all (a process that never answers): said as the AckError the caller expects.
+      const message = `wsmount: no acknowledgement for "${sent.event}" from ${id} within ${timeout} ms (its timeout cut to maxAckTimeout, ${maxAckTimeout} ms, plus requestTimeout)`;
+      return { status: "error", error: { name: "AckError", message, code: "ERR_WSMOUNT_ACK_TIMEOUT" } };
+    }
+    return outcome;
   }
 
   stats(): RedisBrokerStats {
@@ -387,14 +398,32 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     );
   };
 
-  /** Works on request `rid` of process `from` for connection `id`, and answers it. */
+  /** Works on request `rid` of process `from` for connection `id`, within the bounds, and answers it. */
   #answer(from: string, rid: number, id: string, request: ClusterRequest): void {
+    const { maxRemoteRequests, maxAckTimeout } = this.#options;
+    if (this.#handling >= maxRemoteRequests) {
+      const message = `wsmount: the process holding ${id} already works on ${maxRemoteRequests} requests of other processes (maxRemoteRequests); this one was refused`;
+      this.#sendAnswer(from, rid, { status: "error", error: { name: "WsmountError", message, code: ErrorCode.BROKER } });
+      return;
+    }
+    // "Until the connection closes" would let other processes make this one hold acks for ever.
+    const capped = request.type === "emitWithAck" && (request.timeout === 0 || request.timeout > maxAckTimeout);
+    if (capped && request.type === "emitWithAck") request = { ...request, timeout: maxAckTimeout };
+    this.#handling++;
+    const done = (outcome: RequestOutcome): void => {
+      this.#handling--;
+      if (capped && outcome.status === "error" && outcome.error.code === "ERR_WSMOUNT_ACK_TIMEOUT") {
+        const message = `${outcome.error.message} (cut to maxAckTimeout, ${maxAckTimeout} ms, of the process holding the connection)`;
+        outcome = { status: "error", error: { ...outcome.error, message } };
+      }
+      this.#sendAnswer(from, rid, outcome);
+    };
     whenSettled(
       callAsync(() => this.#host.handle(id, request)),
-      (outcome) => this.#sendAnswer(from, rid, outcome),
+      done,
       (error: unknown) => {
         this.#requestFailed(error);
-        this.#sendAnswer(from, rid, { status: "error", error: { name: "WsmountError", message: "wsmount: the request failed on the process holding the connection", code: ErrorCode.BROKER } });
+        done({ status: "error", error: { name: "WsmountError", message: "wsmount: the request failed on the process holding the connection", code: ErrorCode.BROKER } });
       },
       this.#requestFailed,
     );

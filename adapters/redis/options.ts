@@ -55,6 +55,18 @@ export interface RedisBrokerOptions {
    */
   requestTimeout?: number;
   /**
+   * Requests of other processes (sessions, acknowledged emits waiting for their client's answer) this
+   * process works on at once; past it, a request is answered at once with an `ERR_WSMOUNT_BROKER` error
+   * saying so. Bounds the memory that other processes can make this one hold. @defaultValue 1000
+   */
+  maxRemoteRequests?: number;
+  /**
+   * The longest, in ms, that an acknowledged emit asked by another process waits for the client's
+   * answer: a timeout of 0 ("until the connection closes") or a longer one is cut to this. The asking
+   * process then gets an `AckError` (`ERR_WSMOUNT_ACK_TIMEOUT`). @defaultValue 60000
+   */
+  maxAckTimeout?: number;
+  /**
    * How old, in ms by its sender's clock, a signed message may be when it arrives (and how far in the
    * future, for clocks that run apart); older ones are dropped as replays. Messages of a process are also
    * refused when they do not come in its order. The machines' clocks must agree to well within this.
@@ -74,10 +86,12 @@ export interface ResolvedRedisOptions {
   readonly requestTimeout: number;
   /** The secrets as bytes, the signing one first; empty: signing is off. */
   readonly secrets: readonly Buffer[];
+  readonly maxRemoteRequests: number;
+  readonly maxAckTimeout: number;
   readonly replayWindow: number;
 }
 
-const KNOWN = ["prefix", "secret", "client", "url", "redis", "heartbeatInterval", "nodeTimeout", "requestTimeout", "replayWindow"];
+const KNOWN = ["prefix", "secret", "client", "url", "redis", "heartbeatInterval", "nodeTimeout", "requestTimeout", "maxRemoteRequests", "maxAckTimeout", "replayWindow"];
 
 /** Validates `options` and fills in defaults; throws a `TypeError` naming the first bad option. */
 export function resolveRedisOptions(options: RedisBrokerOptions): ResolvedRedisOptions {
@@ -110,7 +124,12 @@ export function resolveRedisOptions(options: RedisBrokerOptions): ResolvedRedisO
   if (nodeTimeout <= heartbeatInterval) {
     throw new InvalidOptionError("nodeTimeout", `more than heartbeatInterval (${heartbeatInterval}); three times as much is a good choice`, nodeTimeout);
   }
+  const maxRemoteRequests = (options as { maxRemoteRequests?: unknown }).maxRemoteRequests ?? 1000;
+  if (typeof maxRemoteRequests !== "number" || !Number.isInteger(maxRemoteRequests) || maxRemoteRequests < 1) {
+    throw new InvalidOptionError("maxRemoteRequests", "an integer >= 1", maxRemoteRequests);
+  }
   const requestTimeout = ms(options, "requestTimeout", 5000);
+  const maxAckTimeout = ms(options, "maxAckTimeout", 60_000);
   const replayWindow = ms(options, "replayWindow", 60_000);
   const secrets = Object.freeze(resolveSecret((options as { secret?: unknown }).secret));
   return Object.freeze({
@@ -122,6 +141,8 @@ export function resolveRedisOptions(options: RedisBrokerOptions): ResolvedRedisO
     heartbeatInterval,
     nodeTimeout,
     requestTimeout,
+    maxRemoteRequests,
+    maxAckTimeout,
     replayWindow,
   });
 }

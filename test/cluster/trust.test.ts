@@ -9,9 +9,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { redisBroker, type RedisBrokerOptions, type RedisBrokerStats } from "../../adapters/redis.js";
 import { Signer, channelTag } from "../../adapters/redis/signing.js";
 import { Kind, seal, type Sender } from "../../adapters/redis/wire.js";
-import { type BrokerChannel, type Connection, type Publication } from "../../core/index.js";
+import { AckError, WsmountError, type BrokerChannel, type Connection, type Publication } from "../../core/index.js";
 import { encodeEvent } from "../../core/protocol/index.js";
-import { until } from "../helpers/client.js";
+import { until, within } from "../helpers/client.js";
 import { mounts, type Mounted } from "../helpers/mounts.js";
 import { ProtocolClient } from "../helpers/protocol-client.js";
 import { RedisServer, TEST_SECRET, eventually, findRedisServer, freePort } from "./harness.js";
@@ -62,8 +62,8 @@ describe.skipIf(redisBinary === null).sequential("trust boundaries of the Redis 
     return { url: redis.url, prefix: `trust-${process.pid}-${++prefixes}`, secret: TEST_SECRET, heartbeatInterval: 100, nodeTimeout: 60_000, ...extra };
   }
 
-  /** The victim (holding alice, who never answers unless told to) and a peer, on brokers with `options`. */
-  async function cluster(options: RedisBrokerOptions) {
+  /** The victim (holding alice, who never answers unless told to) and a peer, on brokers with `options` (the peer's own `peerOptions`). */
+  async function cluster(options: RedisBrokerOptions, peerOptions: Partial<RedisBrokerOptions> = {}) {
     const victimErrors: Error[] = [];
     const connections: Connection<any>[] = [];
     const victim = await node.start(
@@ -71,7 +71,7 @@ describe.skipIf(redisBinary === null).sequential("trust boundaries of the Redis 
       (connection) => void connections.push(connection),
     );
     victim.endpoint.onError((error) => void victimErrors.push(error));
-    const peer = await node.start({ broker: redisBroker(options) }, () => {});
+    const peer = await node.start({ broker: redisBroker({ ...options, ...peerOptions }) }, () => {});
     // The peer refuses the forgeries on the publication channel too; its reports are not under test here.
     peer.endpoint.onError(() => {});
     apps.push(victim, peer);
@@ -192,6 +192,60 @@ describe.skipIf(redisBinary === null).sequential("trust boundaries of the Redis 
     expect(heard).toEqual([]);
     expect(stats().rejected - before).toBe(flood);
     expect(victimErrors.filter((error) => /was dropped/.test(error.message))).toHaveLength(1);
+  });
+
+  it("bounds acknowledged emits of other processes: past maxRemoteRequests they fail at once, and timeout 0 is cut to maxAckTimeout", async () => {
+    // The peer would wait a minute (its own maxAckTimeout); the victim, holding alice, waits 2.5 s.
+    const { peer, alice } = await cluster(settings({ maxRemoteRequests: 3, maxAckTimeout: 2500 }), { maxAckTimeout: 60_000 });
+    const settled: string[] = [];
+    // alice never answers "hold": three calls wait, as many as the victim takes.
+    const held = [1, 2, 3].map((n) =>
+      peer.endpoint.cluster.emitWithAck("alice", "hold", n, { timeout: 0 }).then(
+        () => "answered",
+        (error: AckError) => {
+          settled.push(`held ${n}`);
+          return error;
+        },
+      ),
+    );
+    await until(() => alice.events("hold").length === 3, "the three calls to reach alice");
+    const refused = await peer.endpoint.cluster.emitWithAck("alice", "hold", 4, { timeout: 0 }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(settled).toEqual([]);
+    expect(refused).toBeInstanceOf(WsmountError);
+    expect(refused).toMatchObject({ code: "ERR_WSMOUNT_BROKER", message: expect.stringMatching(/already works on 3 requests of other processes \(maxRemoteRequests\)/) });
+    expect(alice.events("hold")).toEqual([1, 2, 3]);
+
+    // Timeout 0 ("until the connection closes") ends after the victim's maxAckTimeout for a call from another process.
+    for (const outcome of await within(Promise.all(held), "the held calls to end", 10_000)) {
+      expect(outcome).toBeInstanceOf(AckError);
+      expect(outcome).toMatchObject({ code: "ERR_WSMOUNT_ACK_TIMEOUT", message: expect.stringMatching(/cut to maxAckTimeout, 2500 ms, of the process holding the connection/) });
+    }
+    // The slots are free again.
+    alice.answer("ping", () => "pong");
+    expect(await peer.endpoint.cluster.emitWithAck("alice", "ping")).toBe("pong");
+  });
+
+  it("ends a call with timeout 0 to a process that never answers after maxAckTimeout plus requestTimeout", async () => {
+    const options = settings({ maxAckTimeout: 300, requestTimeout: 300 });
+    const { peer, base } = await cluster(options);
+    // A live process (as far as Redis tells) holding bob, which never answers anything.
+    const mute = "mute-0000001";
+    await attacker.multi().sadd(`${base}:nodes`, mute).set(`${base}:node:${mute}:alive`, "1", "PX", 60_000).hset(`${base}:node:${mute}:conns`, "bob", "1").exec();
+    const started = Date.now();
+    const outcome = await within(
+      peer.endpoint.cluster.emitWithAck("bob", "never", 1, { timeout: 0 }).then(
+        () => null,
+        (error: unknown) => error,
+      ),
+      "the call to end",
+      10_000,
+    );
+    expect(outcome).toBeInstanceOf(AckError);
+    expect(outcome).toMatchObject({ code: "ERR_WSMOUNT_ACK_TIMEOUT", message: expect.stringMatching(/within 600 ms \(its timeout cut to maxAckTimeout, 300 ms, plus requestTimeout\)/) });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
   });
 
   it("rotates secrets: each process signs with its first secret and accepts either", async () => {

@@ -215,6 +215,8 @@ describe("redisBroker options", () => {
     expect(() => redisBroker({ prefix: "p", secret, requestTimeout: 1.5 })).toThrow(/option "requestTimeout"/);
     expect(() => redisBroker({ prefix: "p", secret, chanel: "x" } as never)).toThrow(/option "chanel"/);
     expect(() => redisBroker({ prefix: "p", secret, redis: "x" as never })).toThrow(/option "redis"/);
+    expect(() => redisBroker({ prefix: "p", secret, maxRemoteRequests: 0 })).toThrow(/option "maxRemoteRequests"/);
+    expect(() => redisBroker({ prefix: "p", secret, maxAckTimeout: 0 })).toThrow(/option "maxAckTimeout"/);
     expect(() => redisBroker({ prefix: "p", secret, replayWindow: -1 })).toThrow(/option "replayWindow"/);
   });
 
