@@ -89,6 +89,13 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   readonly #live = new Map<string, number>();
   /** Requests of other processes being worked on (bounded by maxRemoteRequests). */
   #handling = 0;
+  /**
+   * Subscribers of the publication channel (this process's own included) that a publication should
+   * reach: the last count, never lowered while Redis is away nor for `nodeTimeout` after it is back, so
+   * that publications missing processes that have not resubscribed yet are counted as dropped.
+   */
+  #subscribers = 0;
+  #settledAt = 0;
   #seq = 0;
   #dropReported = false;
   #lastRejected = -Infinity;
@@ -137,9 +144,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     if (this.#connections.commandReady) {
       try {
         const message = encodePublication(this.#sender, this.#publicationsTag, publication);
-        this.#stats.published++;
-        this.#connections.command.publish(this.#publications, message).catch((error: unknown) => {
-          this.#stats.published--;
+        this.#connections.command.publish(this.#publications, message).then(this.#carried, (error: unknown) => {
           this.#stats.dropped++;
           this.#fault(error, "publish");
         });
@@ -210,11 +215,14 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
 
   /** @internal Redis is unreachable */
   outage(error: Error): void {
+    this.#settledAt = Infinity;
     this.#fault(error, "connect");
   }
 
   /** @internal Redis is reachable again after a reported outage, subscriptions included */
   recovered(): void {
+    // Processes that were subscribed before the outage count as missed until nodeTimeout has passed.
+    this.#settledAt = Date.now() + this.#options.nodeTimeout;
     if (this.#closing !== null || this.#onRecovered === undefined) return;
     callGuarded(this.#connectFailed, this.#onRecovered);
   }
@@ -223,11 +231,13 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
 
   /** @internal the command connection was lost: presence is rewritten once it is back */
   commandLost(): void {
+    this.#settledAt = Infinity;
     this.#presence?.lost();
   }
 
   /** @internal the subscription was lost: answers in flight are lost with it */
   subscriberLost(): void {
+    this.#settledAt = Infinity;
     if (this.#requests.size > 0) {
       this.#requests.failAll(new WsmountError(ErrorCode.BROKER, "wsmount: the connection to Redis was lost before the answer arrived"));
     }
@@ -236,12 +246,12 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   async #close(): Promise<void> {
     clearInterval(this.#heartbeat);
     this.#requests.failAll(new WsmountError(ErrorCode.BROKER, "wsmount: the endpoint closed before the answer arrived"));
-    // Tells the others, so that requests waiting for an answer from this process end at once.
+    // Tells the others first, so that they stop counting this process among the subscribers.
     if (this.#connections.commandReady) {
       try {
         await this.#connections.command.publish(this.#publications, encodeLeave(this.#sender, this.#publicationsTag));
       } catch {
-        // Unreachable: the others find this process gone within nodeTimeout.
+        // Unreachable: the others count this process out at their next heartbeat.
       }
     }
     this.#connections.unsubscribe(this.#publications, this.#onPublication);
@@ -253,6 +263,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
   #beat(): void {
     this.#presence?.heartbeat();
     this.#checkOwners();
+    this.#countSubscribers();
     this.#forget();
   }
 
@@ -267,6 +278,31 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
       );
     }
   }
+
+  /** Counts the subscribers of the publication channel, the reference for counting publications as dropped. */
+  #countSubscribers(): void {
+    if (!this.#connections.commandReady) return;
+    this.#connections.command.pubsub("NUMSUB", this.#publications).then(
+      (reply) => {
+        const count = Number((reply as unknown[])[1]);
+        if (!Number.isInteger(count)) return;
+        this.#subscribers = Date.now() < this.#settledAt ? Math.max(this.#subscribers, count) : count;
+      },
+      () => {},
+    );
+  }
+
+  /** A publication's PUBLISH reply: how many subscribers got it. */
+  readonly #carried = (receivers: number): void => {
+    // This process's own subscriber, while it is away, misses only its own publication.
+    const expected = this.#subscribers - (this.#connections.subscriber.status === "ready" ? 0 : 1);
+    if (receivers < expected) {
+      this.#stats.dropped++;
+      return;
+    }
+    this.#stats.published++;
+    if (receivers > this.#subscribers) this.#subscribers = receivers;
+  };
 
   /** Forgets the senders and live processes not heard of for long enough. */
   #forget(): void {
@@ -353,8 +389,9 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     callGuarded(this.#deliverFailed, this.#deliver, publication);
   };
 
-  /** Process `node` closed its endpoint: nothing more to wait for from it. */
+  /** Process `node` closed its endpoint: one subscriber less, and nothing more to wait for from it. */
   #left(node: string): void {
+    if (this.#subscribers > 0) this.#subscribers--;
     this.#live.delete(node);
     this.#requests.ownerGone(node);
   }

@@ -14,7 +14,7 @@ import { encodeEvent } from "../../core/protocol/index.js";
 import { until, within } from "../helpers/client.js";
 import { mounts, type Mounted } from "../helpers/mounts.js";
 import { ProtocolClient } from "../helpers/protocol-client.js";
-import { RedisServer, TEST_SECRET, eventually, findRedisServer, freePort } from "./harness.js";
+import { CuttableRelay, RedisServer, TEST_SECRET, eventually, findRedisServer, freePort } from "./harness.js";
 
 const redisBinary = findRedisServer();
 const node = mounts.find((style) => style.name === "node")!;
@@ -246,6 +246,68 @@ describe.skipIf(redisBinary === null).sequential("trust boundaries of the Redis 
     expect(outcome).toBeInstanceOf(AckError);
     expect(outcome).toMatchObject({ code: "ERR_WSMOUNT_ACK_TIMEOUT", message: expect.stringMatching(/within 600 ms \(its timeout cut to maxAckTimeout, 300 ms, plus requestTimeout\)/) });
     expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+  });
+
+  it("counts publications lost while Redis restarts as dropped, not published", async () => {
+    const relay = new CuttableRelay(redis.port);
+    await relay.start();
+    try {
+      // requestTimeout bounds b's goodbye to Redis at the end, through a relay that is gone by then.
+      const options = settings({ redis: { retryStrategy: () => 50 }, requestTimeout: 1000 });
+      const got: Publication[] = [];
+      const a = redisBroker(options).connect("restart", () => {}, () => {});
+      const b = redisBroker({ ...options, url: relay.url }).connect("restart", (publication) => void got.push(publication), () => {});
+      channels.push(a, b);
+      const stats = () => a.stats!() as RedisBrokerStats;
+      const text = (data: string): Publication => ({ to: [], except: [], data, binary: false });
+      await eventually(async () => a.stats!().connected && b.stats!().connected, "both to connect");
+      // Both subscribed, and a's count of subscribers up to date: its publications reach b and are counted.
+      let sent = 0;
+      await eventually(async () => {
+        a.publish(text(`probe ${++sent}`));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return got.length > 0;
+      }, "a publication to reach b");
+      await eventually(async () => stats().published + stats().dropped === sent, "every probe to be counted");
+
+      // Redis restarts; b stays away a while longer (its reconnection is slower).
+      relay.cut();
+      await redis.stop();
+      await eventually(async () => !stats().connected, "a to notice the outage");
+      await redis.start();
+      await eventually(async () => stats().connected, "a to reconnect");
+      // a counts the channel's subscribers at its heartbeat: only itself now, as b is not back. That
+      // count must not lower what a expects (b is not known to be gone), so wait for a's count first.
+      const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
+      try {
+        let counted = 0;
+        monitor.on("monitor", (_time: string, args: string[]) => {
+          if (args[0]?.toLowerCase() === "pubsub" && args[2] === `${options.prefix}:restart:pub`) counted++;
+        });
+        await until(() => counted >= 2, "two counts of the channel's subscribers by a");
+      } finally {
+        monitor.disconnect();
+      }
+      const before = stats();
+      for (let i = 0; i < 5; i++) a.publish(text(`lost ${i}`));
+      await eventually(async () => stats().published + stats().dropped === before.published + before.dropped + 5, "the five publications to be counted");
+      expect(stats().dropped - before.dropped).toBe(5);
+      expect(stats().published).toBe(before.published);
+
+      // b is back: publications reach it and are counted as published again.
+      relay.restore();
+      await eventually(async () => b.stats!().connected, "b to reconnect");
+      const reached = got.length;
+      await eventually(async () => {
+        a.publish(text("after"));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return got.length > reached;
+      }, "a publication to reach b again");
+      await eventually(async () => stats().published > before.published, "a publication counted as published");
+      expect(got.map(({ data }) => data).filter((data) => String(data).startsWith("lost"))).toEqual([]);
+    } finally {
+      await relay.stop();
+    }
   });
 
   it("rotates secrets: each process signs with its first secret and accepts either", async () => {
