@@ -47,7 +47,7 @@ import {
   type Sender,
 } from "./wire.js";
 
-/** Counters of a Redis broker channel: those of every broker, and what it refused. */
+/** Counters of a Redis broker channel: those of every broker, `rejected` always there. */
 export interface RedisBrokerStats extends BrokerStats {
   /**
    * Messages from Redis dropped without being delivered or answered: not signed with this broker's
