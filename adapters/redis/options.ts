@@ -23,8 +23,9 @@ export interface RedisBrokerOptions {
    * in `stats().rejected` and reported, never delivered. At least 32 bytes; a random one, e.g.
    * `openssl rand -base64 32`, kept out of the code (an environment variable, a secret store).
    *
-   * To rotate it without a pause, give `[next, current]` to every process (each signs with the first
-   * and accepts both), then, once all run with it, `next` alone.
+   * With two, a process signs with the first and accepts both. To rotate without a pause, restart every
+   * process with `[current, next]`, then with `[next, current]`, then with `next` alone (see
+   * docs/scaling.md, "Rotating the secret").
    *
    * `false` turns signing off: the broker then trusts whoever can publish on Redis with this prefix
    * (see docs/scaling.md, "Who can do what"). Signing is integrity, not confidentiality: use TLS
