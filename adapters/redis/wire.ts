@@ -25,7 +25,7 @@ import { KEY_ID_BYTES, MAC_BYTES, UNSIGNED, type Signer } from "./signing.js";
 export const WIRE_VERSION = 2;
 
 /** Length of a process id on the wire. */
-export const NODE_BYTES = 12;
+const NODE_BYTES = 12;
 
 const KIND_AT = 1 + KEY_ID_BYTES;
 const NODE_AT = KIND_AT + 1;
@@ -36,11 +36,6 @@ const NODE_ID = /^[A-Za-z0-9_-]{12}$/;
 /** Message kinds. */
 export const Kind = { publication: 0x70, leave: 0x6c, request: 0x71, answer: 0x61 } as const;
 type KindByte = (typeof Kind)[keyof typeof Kind];
-
-/** True when `node` can travel as a process id. */
-export function isNodeId(node: string): boolean {
-  return NODE_ID.test(node);
-}
 
 /** What a message says about itself before its signature is checked. */
 export interface Envelope {
