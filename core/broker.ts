@@ -102,6 +102,11 @@ export interface BrokerStats {
   errors: number;
   /** Times the broker got its connection back after losing it. */
   reconnects: number;
+  /**
+   * Messages from other processes that the broker refused and dropped, when it checks them (the Redis
+   * broker: not signed with its secret, replayed, malformed, or a request from an unknown process).
+   */
+  rejected?: number;
 }
 
 /** An endpoint's connection to a broker. */

@@ -56,8 +56,10 @@ export class RedisConnections {
   #outageReported = false;
   #reconnects = 0;
   #closed = false;
+  readonly #quitTimeout: number;
 
   constructor(options: ResolvedRedisOptions) {
+    this.#quitTimeout = options.requestTimeout;
     const name = `wsmount:${options.prefix}`;
     this.command = open(options, { ...COMMAND, commandTimeout: options.requestTimeout, connectionName: name });
     this.subscriber = open(options, { ...SUBSCRIBER, connectionName: name });
@@ -119,7 +121,7 @@ export class RedisConnections {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([quit(this.command), quit(this.subscriber)]);
+    await Promise.all([quit(this.command, this.#quitTimeout), quit(this.subscriber, this.#quitTimeout)]);
   }
 
   #ready(role: "command" | "subscriber"): void {
@@ -185,13 +187,23 @@ function open(options: ResolvedRedisOptions, overrides: RedisOptions): Redis {
   return options.url === undefined ? new Redis(settings) : new Redis(options.url, settings);
 }
 
-async function quit(redis: Redis): Promise<void> {
+/**
+ * Says goodbye, waiting up to `ms` for Redis to confirm. A connection that has just died can still be
+ * "ready" for a moment: its QUIT then waits in the offline queue, which the subscriber never gives up on.
+ */
+async function quit(redis: Redis, ms: number): Promise<void> {
   if (redis.status === "ready") {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error("QUIT was not answered in time")), ms);
+    });
     try {
-      await redis.quit();
+      await Promise.race([redis.quit(), late]);
       return;
     } catch {
       // Fall through: drop the connection.
+    } finally {
+      clearTimeout(timer);
     }
   }
   redis.disconnect();

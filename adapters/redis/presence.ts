@@ -45,6 +45,8 @@ export class Presence {
   #scheduled = false;
   #state = Unsynced;
   #stopped = false;
+  /** Callers of {@link written} waiting for the state to be written. */
+  #waiting: Array<() => void> = [];
 
   constructor(redis: Redis, host: BrokerHost, node: string, keys: NodeKeys, ttl: number, report: (error: Error) => void) {
     this.#redis = redis;
@@ -89,7 +91,10 @@ export class Presence {
       .then((results) => {
         const failed = results?.find(([error]) => error !== null)?.[0];
         if (failed) throw failed;
-        if (this.#state === Syncing) this.#state = Synced;
+        if (this.#state === Syncing) {
+          this.#state = Synced;
+          for (const resolve of this.#waiting.splice(0)) resolve();
+        }
       })
       .catch((error: unknown) => this.#failed(error));
   }
@@ -124,9 +129,28 @@ export class Presence {
       .catch((error: unknown) => this.#failed(error));
   }
 
+  /**
+   * Resolves once this process's state is in Redis (at once when it is), or after `ms` at the latest:
+   * other processes answer requests only from a process they find there.
+   */
+  written(ms: number): Promise<void> {
+    if (this.#state === Synced || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        const index = this.#waiting.indexOf(done);
+        if (index !== -1) this.#waiting.splice(index, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiting.push(done);
+    });
+  }
+
   /** Removes this process's state (the endpoint is closing). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const resolve of this.#waiting.splice(0)) resolve();
     this.#clearPending();
     if (this.#redis.status !== "ready") return;
     const { alive, conns, rooms, nodes } = this.#keys;

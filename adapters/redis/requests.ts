@@ -37,9 +37,15 @@ export class Requests {
     });
   }
 
-  /** An answer arrived (or the timer fired); later ones for the same request are ignored. */
-  answer(rid: number, outcome: RequestOutcome): void {
+  /**
+   * An answer arrived from process `from` (or, without `from`, the timer fired or the owner is gone);
+   * later ones for the same request are ignored. Returns false when no request `rid` waits for an
+   * answer from `from`: an answer from another process than the one asked is not taken.
+   */
+  answer(rid: number, outcome: RequestOutcome, from?: string): boolean {
+    if (from !== undefined && this.#waiting.get(rid)?.owner !== from) return false;
     this.#end(rid, (waiting) => waiting.resolve(outcome));
+    return true;
   }
 
   /** The processes that owe an answer. */

@@ -11,7 +11,7 @@ import { websocket } from "../../adapters/node.js";
 import { redisBroker } from "../../adapters/redis.js";
 import type { Connection } from "../../core/index.js";
 
-const broker = process.env.BROKER === "redis" ? redisBroker({ url: process.env.REDIS_URL!, prefix: "bench-cluster" }) : undefined;
+const broker = process.env.BROKER === "redis" ? redisBroker({ url: process.env.REDIS_URL!, prefix: "bench-cluster", secret: "wsmount cluster benchmark, not a secret: 32 bytes or more" }) : undefined;
 const ws = websocket({ name: "bench", checkOrigin: false, pingInterval: 0, ...(broker === undefined ? {} : { broker }) });
 
 let cpu = process.cpuUsage();

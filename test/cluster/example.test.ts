@@ -18,7 +18,9 @@ describe.skipIf(redisBinary === null)("examples/cluster/launch.ts", () => {
   const clients: ProtocolClient[] = [];
 
   beforeAll(async () => {
-    launcher = spawn(process.execPath, ["--import", "tsx", "examples/cluster/launch.ts", "--start-redis", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    // As a developer runs it first: no WSMOUNT_SECRET.
+    const { WSMOUNT_SECRET: _unset, ...env } = process.env;
+    launcher = spawn(process.execPath, ["--import", "tsx", "examples/cluster/launch.ts", "--start-redis", "--port", "0"], { env, stdio: ["ignore", "pipe", "pipe"] });
     launcher.stderr!.on("data", (chunk: Buffer) => (output += chunk));
     urls = await within(
       new Promise<string[]>((resolve, reject) => {
@@ -75,11 +77,28 @@ describe.skipIf(redisBinary === null)("examples/cluster/launch.ts", () => {
     expect(joined).toMatchObject({ kind: "ack", result: { history: [{ text: "hello from the second process" }] } });
   });
 
+  it("warns, on every process, that it signs with the public development secret when WSMOUNT_SECRET is not set", () => {
+    const warnings = output.match(/\[p\d\] warning: WSMOUNT_SECRET is not set/g) ?? [];
+    expect(warnings).toHaveLength(3);
+  });
+
   it("serves the page and a health check on every process", async () => {
     for (const url of urls) {
       expect((await fetch(`${url}/`)).status).toBe(200);
       expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ ok: true });
     }
+  });
+
+  it("refuses to start without WSMOUNT_SECRET when NODE_ENV is production", async () => {
+    const { WSMOUNT_SECRET: _unset, ...env } = process.env;
+    const chat = spawn(process.execPath, ["--import", "tsx", "examples/cluster/chat.ts"], { env: { ...env, NODE_ENV: "production", PORT: "0" }, stdio: ["ignore", "pipe", "pipe"] });
+    let said = "";
+    chat.stdout!.on("data", (chunk: Buffer) => (said += chunk));
+    chat.stderr!.on("data", (chunk: Buffer) => (said += chunk));
+    const code = await within(new Promise<number | null>((resolve) => chat.once("exit", resolve)), "the example to exit", 20_000);
+    expect(code).toBe(1);
+    expect(said).toMatch(/WSMOUNT_SECRET must be set in production/);
+    expect(said).not.toMatch(/listening/);
   });
 
   it("stops every process and the private Redis on SIGTERM", async () => {

@@ -149,10 +149,15 @@ export class CuttableRelay {
   }
 }
 
+/** The broker secret of the cluster tests' processes (test-only: a real one comes from a secret store). */
+export const TEST_SECRET = "wsmount cluster tests: not a secret, 32 bytes or more";
+
 /** Settings of a fixture process. */
 export interface ProcessSettings {
   redisUrl: string;
   prefix: string;
+  /** The broker's secret. @defaultValue {@link TEST_SECRET} */
+  secret?: string;
   heartbeatInterval?: number;
   nodeTimeout?: number;
   requestTimeout?: number;
@@ -182,6 +187,7 @@ export class ServerProcess {
         PROCESS: label,
         REDIS_URL: settings.redisUrl,
         PREFIX: settings.prefix,
+        SECRET: settings.secret ?? TEST_SECRET,
         HEARTBEAT_INTERVAL: String(settings.heartbeatInterval ?? 200),
         NODE_TIMEOUT: String(settings.nodeTimeout ?? 1000),
         REQUEST_TIMEOUT: String(settings.requestTimeout ?? 2000),

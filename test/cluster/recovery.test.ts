@@ -8,7 +8,7 @@ import { redisBroker } from "../../adapters/redis.js";
 import { createEndpoint, memoryBroker, type Endpoint } from "../../core/index.js";
 import { until } from "../helpers/client.js";
 import { watchProcessFaults } from "../hardening/process-faults.js";
-import { RedisServer, findRedisServer, freePort } from "./harness.js";
+import { RedisServer, TEST_SECRET, findRedisServer, freePort } from "./harness.js";
 
 const redisBinary = findRedisServer();
 const faults = watchProcessFaults();
@@ -40,6 +40,7 @@ describe.skipIf(redisBinary === null)("a broker outage without onError", () => {
       logger: capturing(lines),
       broker: redisBroker({
         prefix: "recovery",
+        secret: TEST_SECRET,
         url: `redis://127.0.0.1:${port}`,
         redis: {
           retryStrategy: () => {
@@ -68,7 +69,7 @@ describe.skipIf(redisBinary === null)("a broker outage without onError", () => {
     const port = await freePort();
     const lines: Line[] = [];
     redis = new RedisServer(redisBinary!, port);
-    endpoint = createEndpoint({ logger: capturing(lines), broker: redisBroker({ prefix: "recovery", url: redis.url, redis: { retryStrategy: () => 20 } }) });
+    endpoint = createEndpoint({ logger: capturing(lines), broker: redisBroker({ prefix: "recovery", secret: TEST_SECRET, url: redis.url, redis: { retryStrategy: () => 20 } }) });
     // Down at start, then up: one error line, one recovered line.
     await until(() => lines.length === 1, "the first outage's line");
     await redis.start();
