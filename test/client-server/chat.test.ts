@@ -13,7 +13,7 @@ import type { Broker, Publication } from "../../core/index.js";
 import { startChat, type RunningChat, type StartChatOptions } from "../../examples/chat/app.js";
 import { Presence } from "../../examples/chat/presence.js";
 import { LIMITS, type ChatMessage, type ClientEvents, type Notice, type Online, type RoomSummary, type ServerEvents, type User, type Welcome } from "../../examples/chat/shared/events.js";
-import { checkName, checkRoom, checkText, uniqueName } from "../../examples/chat/shared/validate.js";
+import { checkName, checkRoom, checkText, nameKey, suffixed, uniqueName } from "../../examples/chat/shared/validate.js";
 import { until, within } from "../helpers/client.js";
 
 type ChatClient = WsmountClient<ServerEvents, ClientEvents>;
@@ -125,7 +125,12 @@ describe("chat: validation", () => {
     expect(checkName("  Ada   King  ")).toEqual({ ok: true, value: "Ada King" });
     expect(checkName("e\u0301")).toEqual({ ok: true, value: "é" });
     expect(checkName("👩‍💻".repeat(8))).toMatchObject({ ok: true });
-    for (const bad of ["", "   ", "\u200B\u200B", "a\u0007b", "tab\there", "line\nbreak", "evil\u202Egnp.exe", "x".repeat(LIMITS.name + 1), 42, null]) {
+    // Invisible and bidirectional characters are removed (what everyone sees is what is kept); NFKC.
+    expect(checkName("Al\u200Bi\u00ADce\u2060")).toEqual({ ok: true, value: "Alice" });
+    expect(checkName("evil\u202Egnp.exe")).toEqual({ ok: true, value: "evilgnp.exe" });
+    expect(checkName("\uFF21\uFF44\uFF41\u3000King")).toEqual({ ok: true, value: "Ada King" });
+    expect(checkName("\u{1F469}\u200D\u{1F4BB} \u2764\uFE0F")).toEqual({ ok: true, value: "\u{1F469}\u200D\u{1F4BB} \u2764\uFE0F" });
+    for (const bad of ["", "   ", "\u200B\u200B", "\u2800", "\u3164", "\u0301\u0301", "Z\u0301\u0302\u0303\u0304\u0305", "a\u0007b", "tab\there", "line\nbreak", "x".repeat(LIMITS.name + 1), "x".repeat(10_000), 42, null]) {
       expect(checkName(bad), JSON.stringify(bad)).toMatchObject({ ok: false });
     }
     expect(checkName("x".repeat(LIMITS.name))).toMatchObject({ ok: true });
@@ -149,6 +154,25 @@ describe("chat: validation", () => {
     expect(uniqueName("Ann", (name) => taken.has(name.toLowerCase()))).toBe("Ann 3");
     const long = uniqueName("x".repeat(LIMITS.name), (name) => taken.has(name));
     expect(long).toBe(`${"x".repeat(LIMITS.name - 2)} 2`);
+  });
+
+  it("suffixes a name within the length limit", () => {
+    expect(suffixed("Ann", 2)).toBe("Ann 2");
+    expect(suffixed("x".repeat(LIMITS.name), 2)).toBe(`${"x".repeat(LIMITS.name - 2)} 2`);
+    // Shortened before the suffix, without a space left dangling.
+    expect(suffixed(`${"x".repeat(LIMITS.name - 4)} yyy`, 10)).toBe(`${"x".repeat(LIMITS.name - 4)} 10`);
+  });
+
+  it("compares names by a skeleton: case, width, accents, invisible characters and Latin look-alikes fold together", () => {
+    const alice = nameKey("Alice");
+    for (const same of ["ALICE", "alice", "\u0410lice", "Al\u0456ce", "\u0391LICE", "AIice", "Al1ce", "\uFF21lice", "Álice", "A\u0301lice", "Al\u200Bice", " Alice ", "\uD835\uDC00lice"]) {
+      expect(nameKey(same), JSON.stringify(same)).toBe(alice);
+    }
+    for (const other of ["Alicia", "Alice 2", "Bob", "Ali ce"]) expect(nameKey(other), other).not.toBe(alice);
+    expect(nameKey("rn")).toBe(nameKey("m"));
+    expect(nameKey("B0B")).toBe(nameKey("bob"));
+    // Names in other scripts are kept apart from each other as typed (only Latin look-alikes fold).
+    expect(nameKey("Наташа")).not.toBe(nameKey("Натаща"));
   });
 });
 
