@@ -17,12 +17,14 @@ import { clientScript, websocket, type Broker, type Connection, type ExpressWebS
 import { History } from "./history.js";
 import { Presence } from "./presence.js";
 import { ChatErrorCode, LIMITS, type ChatMessage, type ClientEvents, type Joined, type ServerEvents, type User, type Welcome } from "./shared/events.js";
-import { checkName, checkRoom, checkText, uniqueName } from "./shared/validate.js";
+import { checkName, checkRoom, checkText } from "./shared/validate.js";
 
 /** What the server keeps per connection. */
 export interface ChatSession {
   /** Set by `hello`. */
   user: User | null;
+  /** The chat rooms this connection is in. */
+  rooms: Set<string>;
   /** Send times within the rate window. */
   sent: number[];
 }
@@ -73,6 +75,15 @@ function roomKey(room: string): string {
   return `room:${room}`;
 }
 
+/**
+ * Keys of the rooms that only this process's connections join: presence deltas are worked out by each
+ * process from its own view of presence, so each tells its own connections, and a room broadcast to
+ * such a key reaches exactly them (encoded and framed once).
+ */
+function localKeys(node: string): { room: (room: string) => string; everyone: string } {
+  return { room: (room) => `here:${node}:${room}`, everyone: `here:${node}` };
+}
+
 /** Creates the chat app; nothing listens yet. */
 export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   const name = options.name ?? "chat";
@@ -86,6 +97,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   });
   const presence = new Presence({ ...(broker === undefined ? {} : { broker }), channel: `${name}/presence`, heartbeat: options.presenceHeartbeat ?? 5_000 });
   const history = new History({ ...(broker === undefined ? {} : { broker }), channel: `${name}/history`, perRoom: LIMITS.history });
+  const keys = localKeys(presence.node);
 
   ws.onError((error, conn) => {
     // Refused calls (bad names, rate limits) are answered to the page; only server faults are worth a log line.
@@ -93,21 +105,13 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
     console.error(`chat: ${conn ? `connection ${conn.id}: ` : ""}${error.message}`);
   });
 
-  // Presence is kept per process; each process tells its own connections what changed.
+  // Each process tells its own connections what changed, as deltas: one message per room and change,
+  // encoded once, whatever the room's size.
   presence.onChange((change) => {
-    for (const room of change.rooms) {
-      const members = presence.members(room);
-      for (const conn of ws.members(roomKey(room))) conn.emit("members", { room, members });
-    }
-    if (change.users || change.rooms.size > 0) {
-      const online = change.users ? presence.online(LIMITS.onlineListed) : undefined;
-      const rooms = change.rooms.size > 0 ? presence.rooms() : undefined;
-      for (const conn of ws.connections()) {
-        if (conn.data?.user == null) continue;
-        if (online !== undefined) conn.emit("online", online);
-        if (rooms !== undefined) conn.emit("rooms", rooms);
-      }
-    }
+    const { version } = change;
+    for (const [room, { joined, left }] of change.rooms) ws.to(keys.room(room)).emit("presence", { version, room, joined, left });
+    if (change.rooms.size > 0) ws.to(keys.everyone).emit("rooms", [...change.rooms].map(([room, { members }]) => ({ name: room, members })));
+    if (change.online !== null) ws.to(keys.everyone).emit("online", { total: change.total, ...change.online });
   });
 
   const app = express();
@@ -119,7 +123,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   app.use(express.static(PUBLIC_DIR, { index: "index.html", etag: true, lastModified: false, cacheControl: true, maxAge: 0 }));
   app.get(
     "/chat",
-    ws.handler((conn) => serveConnection(conn, { ws, presence, history })),
+    ws.handler((conn) => serveConnection(conn, { ws, presence, history, keys })),
   );
 
   let closing: Promise<void> | undefined;
@@ -142,11 +146,12 @@ interface Services {
   ws: ExpressWebSocket<ChatSession, ClientEvents, ServerEvents>;
   presence: Presence;
   history: History;
+  keys: ReturnType<typeof localKeys>;
 }
 
 /** One person's connection: their calls, and their goodbye. */
-function serveConnection(conn: ChatConnection, { ws, presence, history }: Services): void {
-  conn.data = { user: null, sent: [] };
+function serveConnection(conn: ChatConnection, { ws, presence, history, keys }: Services): void {
+  conn.data = { user: null, rooms: new Set(), sent: [] };
 
   const named = (): User => {
     const user = conn.data.user;
@@ -156,7 +161,7 @@ function serveConnection(conn: ChatConnection, { ws, presence, history }: Servic
   const joinedRoom = (input: unknown): string => {
     const room = checkRoom(input);
     if (!room.ok) throw new ChatError(ChatErrorCode.room, room.reason);
-    if (!conn.rooms.has(roomKey(room.value))) throw new ChatError(ChatErrorCode.notJoined, `You are not in #${room.value}.`);
+    if (!conn.data.rooms.has(room.value)) throw new ChatError(ChatErrorCode.notJoined, `You are not in #${room.value}.`);
     return room.value;
   };
 
@@ -164,10 +169,11 @@ function serveConnection(conn: ChatConnection, { ws, presence, history }: Servic
     if (conn.data.user !== null) throw new ChatError(ChatErrorCode.alreadyNamed, "You already have a name.");
     const checked = checkName((request as { name?: unknown } | null)?.name);
     if (!checked.ok) throw new ChatError(ChatErrorCode.name, checked.reason);
-    const user: User = { id: conn.id, name: uniqueName(checked.value, (candidate) => presence.isNameTaken(candidate)) };
+    const user: User = { id: conn.id, name: presence.uniqueName(checked.value) };
     conn.data.user = user;
     presence.add(user);
-    return { me: user, rooms: presence.rooms(), online: presence.online(LIMITS.onlineListed) };
+    conn.join(keys.everyone);
+    return { me: user, rooms: presence.rooms(LIMITS.roomsListed), online: presence.online(LIMITS.onlineListed) };
   });
 
   conn.on("join", (input): Joined => {
@@ -176,16 +182,18 @@ function serveConnection(conn: ChatConnection, { ws, presence, history }: Servic
     if (!checked.ok) throw new ChatError(ChatErrorCode.room, checked.reason);
     const room = checked.value;
     const key = roomKey(room);
-    if (!conn.rooms.has(key)) {
-      if (conn.rooms.size >= LIMITS.roomsPerUser) throw new ChatError(ChatErrorCode.tooManyRooms, `You can be in ${LIMITS.roomsPerUser} rooms at most.`);
-      if (!presence.hasRoom(room) && presence.rooms().length >= LIMITS.rooms) {
+    if (!conn.data.rooms.has(room)) {
+      if (conn.data.rooms.size >= LIMITS.roomsPerUser) throw new ChatError(ChatErrorCode.tooManyRooms, `You can be in ${LIMITS.roomsPerUser} rooms at most.`);
+      if (!presence.hasRoom(room) && presence.roomCount >= LIMITS.rooms) {
         throw new ChatError(ChatErrorCode.tooManyRooms, "The chat has as many rooms as it can hold; join an existing one.");
       }
+      conn.data.rooms.add(room);
       conn.join(key);
+      conn.join(keys.room(room));
       presence.join(user.id, room);
       conn.to(key).emit("notice", { room, kind: "joined", user, at: Date.now() });
     }
-    return { room, members: presence.members(room), history: history.recent(room) };
+    return { room, members: presence.members(room), version: presence.version, history: history.recent(room) };
   });
 
   conn.on("leave", (input) => {
@@ -193,7 +201,9 @@ function serveConnection(conn: ChatConnection, { ws, presence, history }: Servic
     const room = joinedRoom(input);
     const key = roomKey(room);
     conn.to(key).emit("notice", { room, kind: "left", user, at: Date.now() });
+    conn.data.rooms.delete(room);
     conn.leave(key);
+    conn.leave(keys.room(room));
     presence.leave(user.id, room);
     return true;
   });
@@ -218,7 +228,7 @@ function serveConnection(conn: ChatConnection, { ws, presence, history }: Servic
   conn.on("typing", (input) => {
     const user = conn.data.user;
     const room = checkRoom(input);
-    if (user === null || !room.ok || !conn.rooms.has(roomKey(room.value))) return;
+    if (user === null || !room.ok || !conn.data.rooms.has(room.value)) return;
     conn.to(roomKey(room.value)).emit("typing", { room: room.value, user });
   });
 
@@ -227,7 +237,7 @@ function serveConnection(conn: ChatConnection, { ws, presence, history }: Servic
     if (user === null) return;
     // Close handlers run before the connection leaves its rooms, so the rooms can still be told.
     const at = Date.now();
-    for (const key of conn.rooms) conn.to(key).emit("notice", { room: key.slice("room:".length), kind: "left", user, at });
+    for (const room of conn.data.rooms) conn.to(roomKey(room)).emit("notice", { room, kind: "left", user, at });
     presence.remove(user.id);
   });
 }

@@ -41,18 +41,45 @@ export interface Online {
   users: User[];
 }
 
+/**
+ * A change of a room's members: who came in, who went (by id). The join answer holds the members at that
+ * moment; the page keeps them up to date with these, so a change costs its own size, not the room's.
+ * Applying a delta twice, or one that the join answer already held, changes nothing; a delta whose
+ * `version` is not above the join answer's is older than it and is skipped.
+ */
+export interface PresenceDelta {
+  /** Counts up with each change the server tells (per server process, so per connection). */
+  version: number;
+  room: string;
+  joined: User[];
+  /** Ids of the people who left. */
+  left: string[];
+}
+
+/** A change of who is online (same rules as {@link PresenceDelta}), with the new total. */
+export interface OnlineDelta {
+  total: number;
+  joined: User[];
+  left: string[];
+}
+
 /** The answer to `hello`. */
 export interface Welcome {
-  /** The name as the server kept it: cleaned, and suffixed when someone online already has it. */
+  /** The name as the server kept it: cleaned, and suffixed when someone online already has it (or a look-alike). */
   me: User;
+  /** The busiest rooms (at most {@link LIMITS.roomsListed}); `rooms` events update them. */
   rooms: RoomSummary[];
+  /** Some people online (at most {@link LIMITS.onlineListed}) and the total; `online` events update them. */
   online: Online;
 }
 
 /** The answer to `join`. */
 export interface Joined {
   room: string;
+  /** The members now; `presence` events with a higher `version` update them. */
   members: User[];
+  /** The presence version of `members`. */
+  version: number;
   /** The room's latest messages, oldest first. */
   history: ChatMessage[];
 }
@@ -77,12 +104,12 @@ export interface ServerEvents {
   message: (message: ChatMessage) => void;
   /** Someone else joined or left a room one is in. */
   notice: (notice: Notice) => void;
-  /** The people in a room one is in, after a change. */
-  members: (update: { room: string; members: User[] }) => void;
-  /** Everyone online, after a change. */
-  online: (online: Online) => void;
-  /** Every room with its number of members, after a change. */
-  rooms: (rooms: RoomSummary[]) => void;
+  /** The members of a room one is in changed. */
+  presence: (delta: PresenceDelta) => void;
+  /** Who is online changed. */
+  online: (delta: OnlineDelta) => void;
+  /** Rooms whose number of members changed (`0`: the room is gone). */
+  rooms: (changed: RoomSummary[]) => void;
   /** Someone else is typing in a room one is in. */
   typing: (event: { room: string; user: User }) => void;
 }
@@ -118,8 +145,10 @@ export const LIMITS = {
   /** Messages one person may send per {@link LIMITS.rateWindow} ms. */
   rateCount: 10,
   rateWindow: 10_000,
-  /** People listed in `online` (the total is always exact). */
+  /** People listed in the welcome (the total is always exact). */
   onlineListed: 200,
+  /** Rooms listed in the welcome, the busiest first. */
+  roomsListed: 50,
   /** Minimum ms between two `typing` events of one page. */
   typingEvery: 2_000,
 } as const;

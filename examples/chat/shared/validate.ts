@@ -114,15 +114,3 @@ export function checkText(input: unknown): Checked {
   if (value.split("\n").length > LIMITS.lines) return { ok: false, reason: `A message has at most ${LIMITS.lines} lines.` };
   return { ok: true, value };
 }
-
-/** The name to give `name` when `taken(candidate)` says it is in use: "Ann", then "Ann 2", "Ann 3"... */
-export function uniqueName(name: string, taken: (candidate: string) => boolean): string {
-  if (!taken(name)) return name;
-  for (let n = 2; n < 10_000; n++) {
-    const suffix = ` ${n}`;
-    const base = [...name].slice(0, LIMITS.name - suffix.length).join("").trimEnd();
-    const candidate = base + suffix;
-    if (!taken(candidate)) return candidate;
-  }
-  throw new Error("no free name");
-}
