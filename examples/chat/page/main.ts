@@ -390,6 +390,10 @@ function applyRooms(changed: RoomSummary[]): void {
   renderSoon();
 }
 
+client.on("limited", ({ event, retryIn }) => {
+  const what = event === "send" ? "messages" : event === "typing" ? "typing notices" : event === "hello" ? "attempts" : `${event}s`;
+  showBanner(`Too many ${what} at once: some were dropped. Try again in ${Math.max(1, Math.ceil(retryIn / 1_000))} s.`, "warning", 4_000);
+});
 
 function appendMessage(view: RoomView, message: ChatMessage, live: boolean): void {
   if (view.seen.has(message.id)) return;
