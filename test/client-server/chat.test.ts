@@ -11,9 +11,22 @@ import { WebSocket } from "ws";
 import { connect, RemoteError, type WsmountClient } from "../../client/index.js";
 import type { Broker, Publication } from "../../core/index.js";
 import { startChat, type RunningChat, type StartChatOptions } from "../../examples/chat/app.js";
-import { Presence } from "../../examples/chat/presence.js";
-import { LIMITS, type ChatMessage, type ClientEvents, type Notice, type Online, type RoomSummary, type ServerEvents, type User, type Welcome } from "../../examples/chat/shared/events.js";
-import { checkName, checkRoom, checkText, uniqueName } from "../../examples/chat/shared/validate.js";
+import { Presence, type PresenceChange } from "../../examples/chat/presence.js";
+import {
+  LIMITS,
+  type ChatMessage,
+  type ClientEvents,
+  type Joined,
+  type Notice,
+  type Online,
+  type OnlineDelta,
+  type PresenceDelta,
+  type RoomSummary,
+  type ServerEvents,
+  type User,
+  type Welcome,
+} from "../../examples/chat/shared/events.js";
+import { checkName, checkRoom, checkText, nameKey, suffixed } from "../../examples/chat/shared/validate.js";
 import { until, within } from "../helpers/client.js";
 
 type ChatClient = WsmountClient<ServerEvents, ClientEvents>;
@@ -22,30 +35,106 @@ type ChatClient = WsmountClient<ServerEvents, ClientEvents>;
 class Person {
   readonly messages: ChatMessage[] = [];
   readonly notices: Notice[] = [];
-  readonly members = new Map<string, string[]>();
   readonly typing: Array<{ room: string; user: string }> = [];
-  online: Online | undefined;
-  rooms: RoomSummary[] | undefined;
+  readonly deltas: PresenceDelta[] = [];
   me: User | undefined;
+  // What the page keeps: snapshots from the answers to hello and join, brought up to date by deltas.
+  readonly #members = new Map<string, Map<string, User>>();
+  readonly #versions = new Map<string, number>();
+  #online: { total: number; users: Map<string, User> } | undefined;
+  #directory: Map<string, number> | undefined;
+  // Deltas read before the answer they follow (ws delivers the messages of one chunk in one go).
+  readonly #early = new Map<string, PresenceDelta[]>();
+  #greeting: Array<() => void> | null = null;
 
   constructor(readonly client: ChatClient) {
     client.on("message", (message) => void this.messages.push(message));
     client.on("notice", (notice) => void this.notices.push(notice));
-    client.on("members", ({ room, members }) => void this.members.set(room, members.map((user) => user.name)));
-    client.on("online", (online) => void (this.online = online));
-    client.on("rooms", (rooms) => void (this.rooms = rooms));
+    client.on("presence", (delta) => {
+      this.deltas.push(delta);
+      if (this.#early.has(delta.room)) this.#early.get(delta.room)!.push(delta);
+      else this.#applyPresence(delta);
+    });
+    client.on("online", (delta) => this.#later(() => this.#applyOnline(delta)));
+    client.on("rooms", (changed) =>
+      this.#later(() => {
+        for (const { name, members } of changed) {
+          if (members > 0) this.#directory?.set(name, members);
+          else this.#directory?.delete(name);
+        }
+      }),
+    );
     client.on("typing", ({ room, user }) => void this.typing.push({ room, user: user.name }));
   }
 
-  async hello(name: string): Promise<Welcome> {
-    const welcome = await within(this.client.emitWithAck("hello", { name }), `hello ${name}`);
-    this.me = welcome.me;
-    return welcome;
+  /** The names in each room one joined, sorted. */
+  get members(): Map<string, string[]> {
+    return new Map([...this.#members].map(([room, members]) => [room, names([...members.values()])]));
   }
 
-  call<K extends "join" | "leave" | "send">(event: K, data: Parameters<ClientEvents[K]>[0]): Promise<ReturnType<ClientEvents[K]>> {
+  /** Who is online, names sorted. */
+  get online(): Online | undefined {
+    return this.#online && { total: this.#online.total, users: [...this.#online.users.values()].sort((a, b) => a.name.localeCompare(b.name)) };
+  }
+
+  /** Rooms and their members, busiest first. */
+  get rooms(): RoomSummary[] | undefined {
+    if (this.#directory === undefined) return undefined;
+    return [...this.#directory].map(([name, members]) => ({ name, members })).sort((a, b) => b.members - a.members || a.name.localeCompare(b.name));
+  }
+
+  async hello(name: string): Promise<Welcome> {
+    this.#greeting = [];
+    try {
+      const welcome = await within(this.client.emitWithAck("hello", { name }), `hello ${name}`);
+      this.me = welcome.me;
+      this.#online = { total: welcome.online.total, users: new Map(welcome.online.users.map((user) => [user.id, user])) };
+      this.#directory = new Map(welcome.rooms.map((room) => [room.name, room.members]));
+      for (const apply of this.#greeting) apply();
+      return welcome;
+    } finally {
+      this.#greeting = null;
+    }
+  }
+
+  async call<K extends "join" | "leave" | "send">(event: K, data: Parameters<ClientEvents[K]>[0]): Promise<ReturnType<ClientEvents[K]>> {
     const untyped = this.client as unknown as { emitWithAck(event: string, data: unknown): Promise<unknown> };
-    return within(untyped.emitWithAck(event, data), event) as Promise<ReturnType<ClientEvents[K]>>;
+    const room = checkRoom(data);
+    if (event === "join" && room.ok) this.#early.set(room.value, []);
+    try {
+      const result = (await within(untyped.emitWithAck(event, data), event)) as ReturnType<ClientEvents[K]>;
+      if (event === "join") {
+        const joined = result as Joined;
+        this.#members.set(joined.room, new Map(joined.members.map((user) => [user.id, user])));
+        this.#versions.set(joined.room, joined.version);
+        for (const delta of this.#early.get(joined.room) ?? []) this.#applyPresence(delta);
+      }
+      if (event === "leave" && room.ok) this.#members.delete(room.value);
+      return result;
+    } finally {
+      if (event === "join" && room.ok) this.#early.delete(room.value);
+    }
+  }
+
+  #applyPresence({ version, room, joined, left }: PresenceDelta): void {
+    const members = this.#members.get(room);
+    if (members === undefined || version <= this.#versions.get(room)!) return;
+    this.#versions.set(room, version);
+    for (const id of left) members.delete(id);
+    for (const user of joined) members.set(user.id, user);
+  }
+
+  #applyOnline({ total, joined, left }: OnlineDelta): void {
+    if (this.#online === undefined) return;
+    this.#online.total = total;
+    for (const id of left) this.#online.users.delete(id);
+    for (const user of joined) this.#online.users.set(user.id, user);
+  }
+
+  /** Applies a delta of who is online or of the rooms now, or after the welcome if it is on its way. */
+  #later(apply: () => void): void {
+    if (this.#greeting !== null) this.#greeting.push(apply);
+    else apply();
   }
 
   /** The code of the refused call. */
@@ -92,6 +181,10 @@ function sharedBroker(): Broker & { cut(channel: (deliver: (publication: Publica
   };
 }
 
+function names(users: User[]): string[] {
+  return users.map((user) => user.name).sort((a, b) => a.localeCompare(b));
+}
+
 const running: RunningChat[] = [];
 const people: Person[] = [];
 
@@ -125,7 +218,12 @@ describe("chat: validation", () => {
     expect(checkName("  Ada   King  ")).toEqual({ ok: true, value: "Ada King" });
     expect(checkName("e\u0301")).toEqual({ ok: true, value: "é" });
     expect(checkName("👩‍💻".repeat(8))).toMatchObject({ ok: true });
-    for (const bad of ["", "   ", "\u200B\u200B", "a\u0007b", "tab\there", "line\nbreak", "evil\u202Egnp.exe", "x".repeat(LIMITS.name + 1), 42, null]) {
+    // Invisible and bidirectional characters are removed (what everyone sees is what is kept); NFKC.
+    expect(checkName("Al\u200Bi\u00ADce\u2060")).toEqual({ ok: true, value: "Alice" });
+    expect(checkName("evil\u202Egnp.exe")).toEqual({ ok: true, value: "evilgnp.exe" });
+    expect(checkName("\uFF21\uFF44\uFF41\u3000King")).toEqual({ ok: true, value: "Ada King" });
+    expect(checkName("\u{1F469}\u200D\u{1F4BB} \u2764\uFE0F")).toEqual({ ok: true, value: "\u{1F469}\u200D\u{1F4BB} \u2764\uFE0F" });
+    for (const bad of ["", "   ", "\u200B\u200B", "\u2800", "\u3164", "\u0301\u0301", "Z\u0301\u0302\u0303\u0304\u0305", "a\u0007b", "tab\there", "line\nbreak", "x".repeat(LIMITS.name + 1), "x".repeat(10_000), 42, null]) {
       expect(checkName(bad), JSON.stringify(bad)).toMatchObject({ ok: false });
     }
     expect(checkName("x".repeat(LIMITS.name))).toMatchObject({ ok: true });
@@ -143,12 +241,45 @@ describe("chat: validation", () => {
     for (const bad of ["", " \n ", "x".repeat(LIMITS.text + 1), Array(LIMITS.lines + 1).fill("l").join("\n"), {}]) expect(checkText(bad)).toMatchObject({ ok: false });
   });
 
-  it("suffixes a taken name within the length limit", () => {
-    const taken = new Set(["ann", "ann 2", "x".repeat(LIMITS.name)]);
-    expect(uniqueName("Bob", (name) => taken.has(name.toLowerCase()))).toBe("Bob");
-    expect(uniqueName("Ann", (name) => taken.has(name.toLowerCase()))).toBe("Ann 3");
-    const long = uniqueName("x".repeat(LIMITS.name), (name) => taken.has(name));
-    expect(long).toBe(`${"x".repeat(LIMITS.name - 2)} 2`);
+  it("suffixes a name within the length limit", () => {
+    expect(suffixed("Ann", 2)).toBe("Ann 2");
+    expect(suffixed("x".repeat(LIMITS.name), 2)).toBe(`${"x".repeat(LIMITS.name - 2)} 2`);
+    // Shortened before the suffix, without a space left dangling.
+    expect(suffixed(`${"x".repeat(LIMITS.name - 4)} yyy`, 10)).toBe(`${"x".repeat(LIMITS.name - 4)} 10`);
+  });
+
+  it("compares names by a skeleton: case, width, accents, invisible characters and Latin look-alikes fold together", () => {
+    const alice = nameKey("Alice");
+    for (const same of ["ALICE", "alice", "\u0410lice", "Al\u0456ce", "\u0391LICE", "AIice", "Al1ce", "\uFF21lice", "Álice", "A\u0301lice", "Al\u200Bice", " Alice ", "\uD835\uDC00lice"]) {
+      expect(nameKey(same), JSON.stringify(same)).toBe(alice);
+    }
+    for (const other of ["Alicia", "Alice 2", "Bob", "Ali ce"]) expect(nameKey(other), other).not.toBe(alice);
+    expect(nameKey("rn")).toBe(nameKey("m"));
+    expect(nameKey("B0B")).toBe(nameKey("bob"));
+    // Names in other scripts are kept apart from each other as typed (only Latin look-alikes fold).
+    expect(nameKey("Наташа")).not.toBe(nameKey("Натаща"));
+  });
+
+  it("gives a unique name from a counter per name: each suffix is tried once", () => {
+    const presence = new Presence({ heartbeat: 60_000 });
+    try {
+      expect(presence.uniqueName("Ann")).toBe("Ann");
+      presence.add({ id: "1", name: "Ann" });
+      presence.add({ id: "3", name: "Ann 3" });
+      expect(presence.uniqueName("ann")).toBe("ann 2");
+      presence.add({ id: "2", name: "ann 2" });
+      expect(presence.uniqueName("ANN")).toBe("ANN 4");
+      presence.add({ id: "4", name: "ANN 4" });
+      // A freed suffix below the counter is not reused; the base name is, once free.
+      presence.remove("2");
+      expect(presence.uniqueName("Ann")).toBe("Ann 5");
+      presence.remove("1");
+      expect(presence.uniqueName("\u0410nn")).toBe("\u0410nn");
+      expect(presence.isNameTaken("ann 3")).toBe(true);
+      expect(presence.isNameTaken("Ann 2")).toBe(false);
+    } finally {
+      void presence.close();
+    }
   });
 });
 
@@ -156,13 +287,16 @@ describe("chat: the server", () => {
   it("refuses bad names with a reason, calls before hello, and a second hello", async () => {
     const chat = await chatServer();
     const person = personOn(chat);
-    for (const name of ["", "a\u0007b", "x".repeat(LIMITS.name + 1)]) expect(await person.refusal(person.client.emitWithAck("hello", { name }))).toBe("E_NAME");
+    for (const name of ["", "a\u0007b", "\u200B", "x".repeat(LIMITS.name + 1)]) expect(await person.refusal(person.client.emitWithAck("hello", { name }))).toBe("E_NAME");
     expect(await person.refusal(person.client.emitWithAck("hello", null as never))).toBe("E_NAME");
     expect(await person.refusal(person.call("join", "lobby"))).toBe("E_NOT_NAMED");
     expect(await person.refusal(person.call("send", { room: "lobby", text: "hi" }))).toBe("E_NOT_NAMED");
-    await person.hello("  Ada   King ");
-    expect(person.me).toEqual({ id: expect.any(String), name: "Ada King" });
-    expect(await person.refusal(person.client.emitWithAck("hello", { name: "Other" }))).toBe("E_ALREADY_NAMED");
+    // That was as many hellos as the rate allows at once (refused ones count): the next one waits.
+    expect(await person.refusal(person.client.emitWithAck("hello", { name: "Ada" }))).toBe("E_RATE");
+    const ada = personOn(chat);
+    await ada.hello("  Ada   King ");
+    expect(ada.me).toEqual({ id: expect.any(String), name: "Ada King" });
+    expect(await ada.refusal(ada.client.emitWithAck("hello", { name: "Other" }))).toBe("E_ALREADY_NAMED");
   });
 
   it("keeps names unique, ignoring case, and frees a name when its owner leaves", async () => {
@@ -210,6 +344,22 @@ describe("chat: the server", () => {
     await until(() => ann.members.get("lobby")?.length === 1, "the lobby without Cleo");
   });
 
+  it("a join answer carries the presence version: the deltas sent before it are not above it, those after are", async () => {
+    const chat = await chatServer();
+    const ann = await named(chat, "Ann", ["lobby"]);
+    const bob = await named(chat, "Bob", ["lobby"]);
+    await until(() => ann.deltas.some((delta) => delta.joined.some((user) => user.name === "Bob")), "Bob's arrival");
+    const seen = Math.max(...ann.deltas.map((delta) => delta.version));
+    // Joining a room one is in answers with a snapshot: the deltas already read are not newer than it.
+    const again = await ann.call("join", "lobby");
+    expect(again.version).toBeGreaterThanOrEqual(seen);
+    expect(names(again.members)).toEqual(["Ann", "Bob"]);
+    await bob.call("leave", "lobby");
+    await until(() => ann.deltas.some((delta) => delta.left.includes(bob.me!.id)), "Bob's departure");
+    expect(ann.deltas.at(-1)!.version).toBeGreaterThan(again.version);
+    expect(ann.members.get("lobby")).toEqual(["Ann"]);
+  });
+
   it("delivers messages to the room (sender included), answers with the stamped message, and keeps history", async () => {
     const chat = await chatServer();
     const ann = await named(chat, "Ann", ["lobby"]);
@@ -238,14 +388,19 @@ describe("chat: the server", () => {
     expect(await ann.refusal(ann.call("send", { room: "lobby", text: "   " }))).toBe("E_TEXT");
     expect(await ann.refusal(ann.call("send", { room: "lobby", text: "x".repeat(LIMITS.text + 1) }))).toBe("E_TEXT");
     expect(await ann.refusal(ann.call("send", null as never))).toBe("E_ROOM");
-    for (let i = 0; i < LIMITS.rateCount; i++) await ann.call("send", { room: "lobby", text: `message ${i}` });
-    expect(await ann.refusal(ann.call("send", { room: "lobby", text: "one too many" }))).toBe("E_RATE");
-    await until(() => ann.messages.length === LIMITS.rateCount, "the accepted messages");
-    expect(ann.messages.at(-1)!.text).toBe(`message ${LIMITS.rateCount - 1}`);
+
+    // The rate: a burst, then one more per interval (refused calls count too, so Bob, not Ann).
+    const { burst } = LIMITS.rate.send;
+    const bob = await named(chat, "Bob", ["lobby"]);
+    const sends = Array.from({ length: burst + 1 }, (_, i) => bob.call("send", { room: "lobby", text: `message ${i}` }).then(() => "ok", (error: RemoteError) => error.code));
+    expect(await Promise.all(sends)).toEqual([...Array<string>(burst).fill("ok"), "E_RATE"]);
+    await until(() => bob.messages.length === burst, "the accepted messages");
+    expect(bob.messages.at(-1)!.text).toBe(`message ${burst - 1}`);
   });
 
   it("limits the rooms one person can be in, and the history to the latest messages", async () => {
-    const chat = await chatServer();
+    // Joins as fast as the test goes: the rate is not what this test is about.
+    const chat = await chatServer({ limits: { rate: { ...LIMITS.rate, join: { burst: 100, every: 1_000 } } } });
     const ann = await named(chat, "Ann");
     for (let i = 0; i < LIMITS.roomsPerUser; i++) await ann.call("join", `room-${i}`);
     expect(await ann.refusal(ann.call("join", "one-more"))).toBe("E_TOO_MANY_ROOMS");
@@ -308,6 +463,53 @@ describe("chat: several processes sharing a broker", () => {
     expect(ann.members.get("lobby")).toEqual(["Ann", "Late"]);
   });
 
+  it("processes send each other what changed, numbered; a missed change is noticed and full states are asked for", async () => {
+    const inner = sharedBroker();
+    const published: Array<{ t: string; users?: unknown[] }> = [];
+    let dropNextDelta = false;
+    // The shared broker, recording every presence record and losing one delta when told to.
+    const broker: Broker = {
+      connect(channel, deliver, onError) {
+        const link = inner.connect(channel, deliver, onError);
+        return {
+          ...link,
+          publish(publication) {
+            const record = JSON.parse(publication.data as string) as { t: string; users?: unknown[] };
+            if (dropNextDelta && record.t === "delta") {
+              dropNextDelta = false;
+              return;
+            }
+            published.push(record);
+            link.publish(publication);
+          },
+        };
+      },
+    };
+    const here = new Presence({ broker, heartbeat: 60_000 });
+    const there = new Presence({ broker, heartbeat: 60_000 });
+    try {
+      for (let i = 0; i < 50; i++) there.add({ id: `u${i}`, name: `User ${i}` });
+      await until(() => here.online().total === 50, "the 50 to be seen here");
+      // One more person: what travels is that person, not the 51.
+      published.length = 0;
+      there.add({ id: "b", name: "Bob" });
+      await until(() => here.online().total === 51, "Bob to be seen here");
+      expect(published).toEqual([{ t: "delta", node: there.node, seq: expect.any(Number), users: [{ id: "b", name: "Bob", rooms: [] }], gone: [] }]);
+
+      // A delta is lost: "here" misses Cleo, notices the gap at the next one and asks for full states.
+      dropNextDelta = true;
+      there.add({ id: "c", name: "Cleo" });
+      await until(() => !dropNextDelta, "the delta to be lost");
+      expect(here.isNameTaken("Cleo")).toBe(false);
+      there.join("b", "garden");
+      await until(() => here.isNameTaken("Cleo") && here.members("garden").length === 1, "here to catch up");
+      expect(published.some((record) => record.t === "state" && (record as { ask?: boolean }).ask === true)).toBe(true);
+      expect(here.online().total).toBe(52);
+    } finally {
+      await Promise.all([here.close(), there.close()]);
+    }
+  });
+
   it("a process that stops answering (crashed) is forgotten after the expiry", async () => {
     const broker = sharedBroker();
     const here = new Presence({ broker, heartbeat: 40 });
@@ -316,13 +518,15 @@ describe("chat: several processes sharing a broker", () => {
       there.add({ id: "b", name: "Bob" });
       there.join("b", "lobby");
       await until(() => here.members("lobby").length === 1, "Bob to be seen here");
-      const changes: boolean[] = [];
-      here.onChange((change) => void changes.push(change.users));
+      const changes: PresenceChange[] = [];
+      here.onChange((change) => void changes.push(change));
       // Cut "there" off the broker without a goodbye, as a crash would.
       broker.cut(() => true);
       await until(() => here.online().total === 0, "Bob to expire", 2_000);
       expect(here.members("lobby")).toEqual([]);
-      await until(() => changes.includes(true), "the change to be announced");
+      // Announced as deltas: Bob went offline and left the lobby, which is gone.
+      await until(() => changes.length > 0, "the change to be announced");
+      expect(changes).toEqual([{ version: expect.any(Number), online: { joined: [], left: ["b"] }, total: 0, rooms: new Map([["lobby", { joined: [], left: ["b"], members: 0 }]]) }]);
     } finally {
       await Promise.all([here.close(), there.close()]);
     }

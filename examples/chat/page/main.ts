@@ -4,14 +4,30 @@
  * @module
  */
 import { AckError, connect, RemoteError, type ClientState, type RetryInfo } from "wsmount/client";
-import { LIMITS, type ChatMessage, type ClientEvents, type Notice, type Online, type RoomSummary, type ServerEvents, type User } from "../shared/events.js";
+import {
+  LIMITS,
+  type ChatMessage,
+  type ClientEvents,
+  type Joined,
+  type Notice,
+  type Online,
+  type OnlineDelta,
+  type PresenceDelta,
+  type RoomSummary,
+  type ServerEvents,
+  type User,
+  type Welcome,
+} from "../shared/events.js";
 import { checkName, checkRoom, checkText } from "../shared/validate.js";
 import { avatar, byId, fill, h, timeOf } from "./dom.js";
 
 /** A room this page is in. */
 interface RoomView {
   readonly name: string;
-  members: User[];
+  /** The members, by id: the join answer, then kept up to date by `presence` deltas. */
+  readonly members: Map<string, User>;
+  /** The presence version of `members`: older deltas are skipped. */
+  version: number;
   /** The room's own scrolling message list. */
   readonly log: HTMLDivElement;
   /** Ids of the messages shown, so history after a reconnection adds only what is new. */
@@ -23,9 +39,13 @@ interface RoomView {
   readonly typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }>;
 }
 
+// One collator for every comparison: `localeCompare` with options builds one per call (about 25 times slower).
+const NAMES = new Intl.Collator(undefined, { sensitivity: "base" });
 const GROUP_WITHIN = 5 * 60_000;
 const TYPING_SHOWN = 3_500;
 const NAME_KEY = "wsmount-chat:name";
+/** People kept for the online list (it shows fewer; the total is always exact). */
+const ONLINE_KEPT = 1_000;
 
 const ui = {
   welcome: byId("welcome"),
@@ -66,13 +86,21 @@ const state = {
   me: null as User | null,
   rooms: new Map<string, RoomView>(),
   current: null as string | null,
-  directory: [] as RoomSummary[],
-  online: { total: 0, users: [] } as Online,
+  /** Rooms and their number of members: the welcome's busiest rooms, then `rooms` deltas. */
+  directory: new Map<string, number>(),
+  /** Who is online: the welcome's list and total, then `online` deltas. */
+  online: { total: 0, users: new Map<string, User>() },
   /** Named and in our rooms on the current connection: messages can go out. */
   ready: false,
   /** Messages written while not ready, sent once the page is back. */
   outbox: [] as Array<{ room: string; text: string; element: HTMLElement }>,
   lastTypingSent: 0,
+  /**
+   * Deltas that arrived while the snapshot they follow was on its way: those of rooms being joined, and
+   * of who is online and the rooms while the hello is (null when none is).
+   */
+  joining: new Map<string, PresenceDelta[]>(),
+  greeting: null as Array<() => void> | null,
 };
 
 const url = new URL("/chat", location.href);
@@ -116,10 +144,8 @@ function showConnection(clientState: ClientState, retry: RetryInfo | undefined):
 async function resume(): Promise<void> {
   const me = state.me!;
   try {
-    const welcome = await client.emitWithAck("hello", { name: me.name });
+    const welcome = await hello(me.name);
     setMe(welcome.me);
-    state.directory = welcome.rooms;
-    state.online = welcome.online;
     // Rooms joined before (or the lobby, if the connection dropped before it was joined).
     const rooms = state.rooms.size > 0 ? [...state.rooms.keys()] : ["lobby"];
     for (const room of rooms) await enterRoom(room);
@@ -155,11 +181,9 @@ async function enterChat(name: string): Promise<void> {
   ui.nameSubmit.disabled = true;
   ui.nameSubmit.textContent = "Joining…";
   try {
-    const welcome = await client.emitWithAck("hello", { name });
+    const welcome = await hello(name);
     localStorage.setItem(NAME_KEY, name);
     setMe(welcome.me);
-    state.directory = welcome.rooms;
-    state.online = welcome.online;
     ui.welcome.hidden = true;
     ui.chat.hidden = false;
     await enterRoom("lobby");
@@ -174,6 +198,28 @@ async function enterChat(name: string): Promise<void> {
   }
 }
 
+/**
+ * Says hello and starts the sidebar's lists over from the welcome (a snapshot). Deltas keep them up to date
+ * from there; those that arrive before the welcome is applied wait for it.
+ */
+async function hello(name: string): Promise<Welcome> {
+  state.greeting = [];
+  try {
+    const welcome = await client.emitWithAck("hello", { name });
+    setDirectory(welcome.rooms, welcome.online);
+    for (const apply of state.greeting) apply();
+    return welcome;
+  } finally {
+    state.greeting = null;
+  }
+}
+
+/** Starts the sidebar's lists over from a welcome (a snapshot). */
+function setDirectory(rooms: RoomSummary[], online: Online): void {
+  state.directory = new Map(rooms.map((room) => [room.name, room.members]));
+  state.online = { total: online.total, users: new Map(online.users.map((user) => [user.id, user])) };
+}
+
 function setMe(user: User): void {
   state.me = user;
   ui.meName.textContent = user.name;
@@ -185,12 +231,21 @@ function setMe(user: User): void {
 
 /** Joins `room` on the server (again, after a reconnection) and merges what it answers. */
 async function enterRoom(room: string): Promise<RoomView> {
-  const joined = await client.emitWithAck("join", room);
+  state.joining.set(room, []);
+  let joined: Joined;
+  let early: PresenceDelta[];
+  try {
+    joined = await client.emitWithAck("join", room);
+  } finally {
+    early = state.joining.get(room) ?? [];
+    state.joining.delete(room);
+  }
   let view = state.rooms.get(joined.room);
   if (view === undefined) {
     view = {
       name: joined.room,
-      members: [],
+      members: new Map(),
+      version: 0,
       log: h("div", { class: "messages", attrs: { role: "log", "aria-label": `Messages in #${joined.room}`, "data-room": joined.room } }),
       seen: new Set(),
       unread: 0,
@@ -202,7 +257,11 @@ async function enterRoom(room: string): Promise<RoomView> {
     ui.log.append(view.log);
     state.rooms.set(joined.room, view);
   }
-  view.members = joined.members;
+  // A snapshot, then the deltas that came after it (those older than it are skipped).
+  view.members.clear();
+  for (const user of joined.members) view.members.set(user.id, user);
+  view.version = joined.version;
+  for (const delta of early) applyPresence(view, delta);
   for (const message of joined.history) appendMessage(view, message, false);
   renderSidebar();
   return view;
@@ -285,21 +344,55 @@ client.on("notice", (notice) => {
   appendNotice(view, notice);
 });
 
-client.on("members", ({ room, members }) => {
-  const view = state.rooms.get(room);
-  if (view === undefined) return;
-  view.members = members;
-  renderSidebar();
+// Presence arrives as deltas (who joined, who left), applied to the snapshots of the welcome and the
+// join answers: a change costs the server and this page its own size, not the size of the room.
+client.on("presence", (delta) => {
+  const early = state.joining.get(delta.room);
+  if (early !== undefined) {
+    early.push(delta);
+    return;
+  }
+  const view = state.rooms.get(delta.room);
+  if (view !== undefined) applyPresence(view, delta);
 });
 
-client.on("online", (online) => {
-  state.online = online;
-  renderSidebar();
+function applyPresence(view: RoomView, { version, joined, left }: PresenceDelta): void {
+  if (version <= view.version) return;
+  view.version = version;
+  for (const id of left) view.members.delete(id);
+  for (const user of joined) view.members.set(user.id, user);
+  renderSoon();
+}
+
+client.on("online", (delta) => {
+  if (state.greeting !== null) state.greeting.push(() => applyOnline(delta));
+  else applyOnline(delta);
 });
 
-client.on("rooms", (rooms) => {
-  state.directory = rooms;
-  renderSidebar();
+function applyOnline({ total, joined, left }: OnlineDelta): void {
+  state.online.total = total;
+  for (const id of left) state.online.users.delete(id);
+  // The total is exact; the list is what fits (the welcome's, then newcomers while there is room).
+  for (const user of joined) if (state.online.users.size < ONLINE_KEPT || state.online.users.has(user.id)) state.online.users.set(user.id, user);
+  renderSoon();
+}
+
+client.on("rooms", (changed) => {
+  if (state.greeting !== null) state.greeting.push(() => applyRooms(changed));
+  else applyRooms(changed);
+});
+
+function applyRooms(changed: RoomSummary[]): void {
+  for (const { name, members } of changed) {
+    if (members > 0) state.directory.set(name, members);
+    else state.directory.delete(name);
+  }
+  renderSoon();
+}
+
+client.on("limited", ({ event, retryIn }) => {
+  const what = event === "send" ? "messages" : event === "typing" ? "typing notices" : event === "hello" ? "attempts" : `${event}s`;
+  showBanner(`Too many ${what} at once: some were dropped. Try again in ${Math.max(1, Math.ceil(retryIn / 1_000))} s.`, "warning", 4_000);
 });
 
 function appendMessage(view: RoomView, message: ChatMessage, live: boolean): void {
@@ -456,16 +549,28 @@ function renderTyping(): void {
 
 // ---- sidebar ---------------------------------------------------------------------------------------------
 
+let renderScheduled = false;
+
+/** Renders the sidebar once for a burst of deltas (a timer, not an animation frame: those stop in background tabs). */
+function renderSoon(): void {
+  if (renderScheduled) return;
+  renderScheduled = true;
+  setTimeout(() => {
+    renderScheduled = false;
+    renderSidebar();
+  }, 30);
+}
+
 function renderSidebar(): void {
-  const counts = new Map(state.directory.map((room) => [room.name, room.members]));
-  const names = [...new Set([...state.rooms.keys(), ...state.directory.map((room) => room.name)])];
+  const counts = state.directory;
+  const names = [...new Set([...state.rooms.keys(), ...counts.keys()])];
   // Rooms one is in first, then the busiest.
   names.sort((a, b) => Number(state.rooms.has(b)) - Number(state.rooms.has(a)) || (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || a.localeCompare(b));
   fill(
     ui.roomList,
-    names.map((name) => {
+    names.slice(0, state.rooms.size + LIMITS.roomsListed).map((name) => {
       const view = state.rooms.get(name);
-      const members = view?.members.length ?? counts.get(name) ?? 0;
+      const members = view?.members.size ?? counts.get(name) ?? 0;
       const button = h(
         "button",
         { class: "room", attrs: { type: "button", "data-room": name, ...(name === state.current ? { "aria-current": "true" } : {}) } },
@@ -481,15 +586,20 @@ function renderSidebar(): void {
   );
 
   const view = state.current === null ? undefined : state.rooms.get(state.current);
-  const members = view?.members ?? [];
+  const members = view === undefined ? [] : [...view.members.values()].sort(byName);
   ui.membersRoom.textContent = view === undefined ? "no room" : `#${view.name}`;
   ui.membersCount.textContent = String(members.length);
   ui.roomSubtitle.textContent = view === undefined ? "" : members.length === 1 ? "just you" : `${members.length} people`;
   fill(ui.memberList, members.map((user) => person(user)));
 
   ui.onlineCount.textContent = String(state.online.total);
-  const more = state.online.total - state.online.users.length;
-  fill(ui.onlineList, [...state.online.users.map((user) => person(user)), ...(more > 0 ? [h("li", { class: "more" }, `and ${more} more`)] : [])]);
+  const listed = [...state.online.users.values()].sort(byName).slice(0, LIMITS.onlineListed);
+  const more = state.online.total - listed.length;
+  fill(ui.onlineList, [...listed.map((user) => person(user)), ...(more > 0 ? [h("li", { class: "more" }, `and ${more} more`)] : [])]);
+}
+
+function byName(a: User, b: User): number {
+  return NAMES.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 function person(user: User): HTMLLIElement {
