@@ -70,6 +70,12 @@ export interface ChatAppOptions {
    * @defaultValue the peer's IP address
    */
   addressOf?: (request: ChatConnection["request"]) => string;
+  /**
+   * Host names the chat answers WebSocket upgrades for (IP literals always pass): a page elsewhere whose
+   * name was made to resolve to this server (DNS rebinding) is refused. Add the chat's public name here.
+   * @defaultValue `ALLOWED_HOSTS` (comma-separated) or `["localhost"]`
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** The chat, ready to listen. */
@@ -138,6 +144,9 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
     maxRoomsPerConnection: 2 * limits.roomsPerUser + 1,
     // The chat never calls the page; a bound of 1 costs nothing and keeps it that way.
     maxPendingAcks: 1,
+    allowedHosts: options.allowedHosts ?? (process.env.ALLOWED_HOSTS ?? "localhost").split(","),
+    // A backstop under the per-event limits below: whatever a connection sends, at most this much.
+    rateLimit: { messages: 100, bytes: 1024 * 1024, interval: 1000 },
   });
   const presence = new Presence({ ...(broker === undefined ? {} : { broker }), channel: `${name}/presence`, heartbeat: options.presenceHeartbeat ?? 5_000, onError });
   const history = new History({ ...(broker === undefined ? {} : { broker }), channel: `${name}/history`, perRoom: limits.history, onError });

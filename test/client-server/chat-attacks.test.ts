@@ -351,3 +351,25 @@ describe("chat attacks: log floods", () => {
     for (const line of lines) expect(line).not.toMatch(/[\p{Cc}]/u);
   });
 });
+
+describe("chat attacks: DNS rebinding", () => {
+  it("an upgrade that asks for another host name is refused, localhost and IP literals are served", async () => {
+    const chat = await chatServer();
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${chat.port}/chat`, { headers: { Host: host }, origin: `http://${host}` });
+        ws.once("unexpected-response", (_request, response) => {
+          resolve(response.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.once("open", () => {
+          resolve(101);
+          ws.close();
+        });
+        ws.once("error", reject);
+      });
+    expect(await status(`rebound.attacker.test:${chat.port}`)).toBe(403);
+    expect(await status(`localhost:${chat.port}`)).toBe(101);
+    expect(await status(`127.0.0.1:${chat.port}`)).toBe(101);
+  });
+});
