@@ -70,18 +70,20 @@ export const INVALID_HANDSHAKES: Array<{ name: string; mutate: (r: RequestModel)
   // Not WebSocket requests at all: the route's 426, or (node:http style) the application's own 404.
   { name: "no Upgrade header", mutate: (r) => removeHeader(r, "Upgrade"), statuses: [400, 404, 426] },
   { name: "Upgrade: h2c", mutate: (r) => setHeader(r, "Upgrade", "h2c"), statuses: [400, 404, 426] },
-  { name: "Upgrade: websocket twice", mutate: (r) => r.headers.push(["Upgrade", "websocket"]), statuses: [400] },
+  // The duplicate mutations add two lines, so that a request stays invalid when another mutation removed the
+  // header first (one line pushed after a removal would make a valid handshake again).
+  { name: "Upgrade: websocket twice", mutate: (r) => r.headers.push(["Upgrade", "websocket"], ["Upgrade", "websocket"]), statuses: [400] },
   { name: "Connection without the upgrade token", mutate: (r) => setHeader(r, "Connection", "keep-alive"), statuses: [400, 404, 426] },
   { name: "no Sec-WebSocket-Key", mutate: (r) => removeHeader(r, "Sec-WebSocket-Key"), statuses: [400] },
   { name: "empty Sec-WebSocket-Key", mutate: (r) => setHeader(r, "Sec-WebSocket-Key", ""), statuses: [400] },
   { name: "Sec-WebSocket-Key of 15 bytes", mutate: (r) => setHeader(r, "Sec-WebSocket-Key", randomBytes(15).toString("base64")), statuses: [400] },
   { name: "Sec-WebSocket-Key of 17 bytes", mutate: (r) => setHeader(r, "Sec-WebSocket-Key", randomBytes(17).toString("base64")), statuses: [400] },
   { name: "Sec-WebSocket-Key not base64", mutate: (r) => setHeader(r, "Sec-WebSocket-Key", "!!!!not base64!!!!!!!=="), statuses: [400] },
-  { name: "two Sec-WebSocket-Key headers", mutate: (r) => r.headers.push(["Sec-WebSocket-Key", randomKey()]), statuses: [400] },
+  { name: "two Sec-WebSocket-Key headers", mutate: (r) => r.headers.push(["Sec-WebSocket-Key", randomKey()], ["Sec-WebSocket-Key", randomKey()]), statuses: [400] },
   { name: "no Sec-WebSocket-Version", mutate: (r) => removeHeader(r, "Sec-WebSocket-Version"), statuses: [400, 426] },
   { name: "Sec-WebSocket-Version: 14", mutate: (r) => setHeader(r, "Sec-WebSocket-Version", "14"), statuses: [400, 426] },
   { name: "Sec-WebSocket-Version: abc", mutate: (r) => setHeader(r, "Sec-WebSocket-Version", "abc"), statuses: [400, 426] },
-  { name: "two Sec-WebSocket-Version headers", mutate: (r) => r.headers.push(["Sec-WebSocket-Version", "13"]), statuses: [400, 426] },
+  { name: "two Sec-WebSocket-Version headers", mutate: (r) => r.headers.push(["Sec-WebSocket-Version", "13"], ["Sec-WebSocket-Version", "13"]), statuses: [400, 426] },
   { name: "unknown path", mutate: (r) => void (r.target = "/no-such-endpoint"), statuses: [400, 404] },
   { name: "header of 20 KB", mutate: (r) => r.headers.push(["X-Huge", "a".repeat(20_000)]), statuses: [431] },
   { name: "3,000 small headers", mutate: (r) => r.headers.push(...Array.from({ length: 3000 }, (_, i): [string, string] => [`X-H${i}`, "v"])), statuses: [431] },
