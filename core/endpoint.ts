@@ -5,7 +5,7 @@
  */
 import { addListener } from "./listeners.js";
 import type { IncomingMessage, Server } from "node:http";
-import { Connection, ConnectionRequest, type ConnectionHost } from "./connection.js";
+import { Connection, ConnectionRequest } from "./connection.js";
 import { ErrorCode, WsmountError } from "./errors.js";
 import { callGuarded, isThenable, whenSettled } from "./guard.js";
 import { brokerErrorChannel, connectionCloseChannel, connectionOpenChannel, errorChannel, publish } from "./diagnostics.js";
@@ -15,7 +15,7 @@ import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type EndpointOptions, type ResolvedOptions } from "./options.js";
 import { Counters, type EndpointStats } from "./stats.js";
 import { Acceptor } from "./upgrade/accept.js";
-import { attemptOf, Phase, runHandshake, type HandshakeTarget, type UpgradeAttempt } from "./upgrade/attempt.js";
+import { attemptOf, Phase, runHandshake, type UpgradeAttempt } from "./upgrade/attempt.js";
 import { bindingOf, type Attachment, type PathHandler, type ServerBinding } from "./upgrade/binding.js";
 import type { SocketLike } from "./types.js";
 import type { BrokerChannel, BrokerHost, BrokerStage, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
@@ -90,12 +90,15 @@ const Running = 0;
 const Closing = 1;
 const Closed = 2;
 
+// It is a ConnectionHost and a HandshakeTarget, checked where it is passed as one (new Connection,
+// runHandshake): an `implements` clause would not hold in the published declarations, which leave
+// out the members marked internal that those interfaces name.
 /**
  * The framework-agnostic core of a WebSocket endpoint. Adapters (`wsmount/express`, `wsmount/koa`,
  * `wsmount/fastify`, `wsmount/node`) extend it with the way their framework mounts a route.
  * `In` types the events clients send, `Out` the events the server emits.
  */
-export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> implements ConnectionHost, HandshakeTarget {
+export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> {
   /** The resolved, frozen options. */
   readonly options: ResolvedOptions<Data>;
   /** @internal */

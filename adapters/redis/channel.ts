@@ -136,7 +136,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     return this.#closing;
   }
 
-  /** @internal the command connection is (again) ready */
+  /** For RedisConnections: the command connection is (again) ready. */
   commandReady(): void {
     this.#dropReported = false;
     // After the reconnect's own work (resubscribing, flushing queues) has gone out.
@@ -145,12 +145,12 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     });
   }
 
-  /** @internal Redis is unreachable */
+  /** For RedisConnections: Redis is unreachable. */
   outage(error: Error): void {
     this.#fault(error, "connect");
   }
 
-  /** @internal Redis is reachable again after a reported outage, subscriptions included */
+  /** For RedisConnections: Redis is reachable again after a reported outage, subscriptions included. */
   recovered(): void {
     if (this.#closing !== null || this.#onRecovered === undefined) return;
     callGuarded(this.#connectFailed, this.#onRecovered);
@@ -158,12 +158,12 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
 
   readonly #connectFailed = (error: unknown): void => this.#fault(error, "connect");
 
-  /** @internal the command connection was lost: presence is rewritten once it is back */
+  /** For RedisConnections: the command connection was lost: presence is rewritten once it is back. */
   commandLost(): void {
     this.#presence?.lost();
   }
 
-  /** @internal the subscription was lost: answers in flight are lost with it */
+  /** For RedisConnections: the subscription was lost: answers in flight are lost with it. */
   subscriberLost(): void {
     if (this.#requests.size > 0) {
       this.#requests.failAll(new WsmountError(ErrorCode.BROKER, "wsmount: the connection to Redis was lost before the answer arrived"));
