@@ -31,7 +31,8 @@ if (tarball === undefined) {
     console.error("npm pack failed");
     process.exit(1);
   }
-  const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; entryCount: number; size: number; unpackedSize: number }>;
+  // The output of `prepare` (the build) comes before the JSON on stdout.
+  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as Array<{ filename: string; entryCount: number; size: number; unpackedSize: number }>;
   tarball = join(packDir, info!.filename);
   console.log(`packed ${info!.filename}: ${info!.entryCount} files, ${info!.size} B (${info!.unpackedSize} B unpacked)`);
 }
