@@ -210,6 +210,8 @@ beforeAll(async () => {
   // The README's snippets, plus files of this test's own: every subpath from ESM and from CommonJS.
   const snippets = readmeSnippets();
   for (const name of ADAPTERS) writeFileSync(join(app, "src", `${name}.ts`), snippets.get(name) ?? "");
+  // Compiled (against the published declarations, which it augments), not run.
+  writeFileSync(join(app, "src", "fastify-types.ts"), snippets.get("fastify-types") ?? "");
   writeFileSync(join(app, "server.cjs"), snippets.get("cjs") ?? "");
   writeFileSync(join(app, "src", "subpaths.ts"), SUBPATHS_TS);
   writeFileSync(join(app, "src", "require.cts"), REQUIRE_CTS);
@@ -284,8 +286,8 @@ describe("the packed package", () => {
 });
 
 describe("the README's snippets in a new project", () => {
-  it("marks a snippet for every adapter and for CommonJS", () => {
-    expect([...readmeSnippets().keys()].sort()).toEqual(["cjs", "express", "fastify", "koa", "node"]);
+  it("marks a snippet for every adapter, for CommonJS and for Fastify's declaration merging", () => {
+    expect([...readmeSnippets().keys()].sort()).toEqual(["cjs", "express", "fastify", "fastify-types", "koa", "node"]);
   });
 
   it("compile, with every subpath resolved, under moduleResolution nodenext (wsmount's declarations checked too)", () => {
