@@ -22,6 +22,7 @@ import type {
   RequestGenericInterface,
   RouteOptions,
 } from "fastify";
+import { subscribe } from "node:diagnostics_channel";
 import {
   Endpoint,
   createClientScript,
@@ -119,7 +120,13 @@ export class FastifyWebSocket<
 export type FastifyWebSocketOptions<Data = FastifySessionData> = EndpointOptions<Data>;
 
 const plugin: FastifyPluginAsync<FastifyWebSocketOptions> = async (fastify, options) => {
-  const { prefix: _prefix, logLevel: _logLevel, ...endpointOptions } = options as FastifyWebSocketOptions & { prefix?: unknown; logLevel?: unknown };
+  // Fastify's own register options reach the plugin too: they are not the endpoint's.
+  const {
+    prefix: _prefix,
+    logLevel: _logLevel,
+    logSerializers: _logSerializers,
+    ...endpointOptions
+  } = options as FastifyWebSocketOptions & { prefix?: unknown; logLevel?: unknown; logSerializers?: unknown };
   // Faults nobody handles go to the instance's logger unless the application chose a logger itself.
   const endpoint: FastifyWebSocket = new FastifyWebSocket(
     endpointOptions.logger === undefined ? { ...endpointOptions, logger: fastifyLogger(fastify.log) } : endpointOptions,
@@ -133,6 +140,30 @@ const plugin: FastifyPluginAsync<FastifyWebSocketOptions> = async (fastify, opti
   });
   endpoint.attach(fastify.server);
 };
+
+// A `{ websocket: true }` route declared before the plugin is registered on its instance (or after a
+// `register` that was not awaited) is never seen by the plugin's onRoute hook, since Fastify runs those
+// hooks as each route is declared: it would serve the connection handler as an HTTP handler, and fail on
+// the first request far from the cause. Fastify announces every new instance on its
+// `fastify.initialization` diagnostics channel; there each one gets a hook that refuses such a route as it
+// is declared. Instances where @fastify/websocket is registered (`websocketServer`) are left alone: the
+// option is its too.
+subscribe("fastify.initialization", onFastifyCreated);
+
+function onFastifyCreated(message: unknown): void {
+  const instance = (message as { fastify?: FastifyInstance } | null)?.fastify;
+  if (instance !== undefined && typeof instance.addHook === "function") instance.addHook("onRoute", refuseEarlyRoute);
+}
+
+function refuseEarlyRoute(this: FastifyInstance, route: RouteOptions): void {
+  if ((route as RouteOptions & { websocket?: unknown }).websocket !== true) return;
+  if (this.hasDecorator("websocket") || this.hasDecorator("websocketServer")) return;
+  const methods = Array.isArray(route.method) ? route.method.join(",") : route.method;
+  throw new TypeError(
+    `wsmount: the { websocket: true } route ${methods} ${route.url} was declared before the wsmount plugin was registered on this Fastify instance; ` +
+      'register it first, and wait for it: await app.register(websocket) (import websocket from "wsmount/fastify"), then declare the route',
+  );
+}
 
 function fastifyLogger(log: FastifyBaseLogger): Logger {
   return {

@@ -10,6 +10,7 @@ import { ErrorCode, WsmountError } from "./errors.js";
 import { callGuarded, isThenable, whenSettled } from "./guard.js";
 import { brokerErrorChannel, connectionCloseChannel, connectionOpenChannel, errorChannel, publish } from "./diagnostics.js";
 import { FaultLog } from "./fault-log.js";
+import { requireServer } from "./server-argument.js";
 import { connectionHeaders, isUpgradeRequest, type Refusal } from "./upgrade/handshake.js";
 import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type EndpointOptions, type ResolvedOptions } from "./options.js";
@@ -264,6 +265,21 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
    * the framework's middleware and routes. Call it once per server; returns `this`.
    */
   attach(server: Server, options: AttachOptions = {}): this {
+    requireServer(server, "ws.attach(server)");
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(
+        `wsmount: ws.attach(server, options) takes options as an object ({ shouldHandle }); got ${typeof options === "string" ? JSON.stringify(options) : typeof options}. ` +
+          'The path belongs to the framework\'s route: app.get("/echo", ws.handler(onConnection)) on Express, router.get("/echo", ws.handler(onConnection)) on Koa; wsmount/node takes ws.attach(server, { path: "/echo" }, onConnection)',
+      );
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== "shouldHandle") {
+        throw new TypeError(
+          `wsmount: ws.attach(server, options) has one option, "shouldHandle"; got "${key}"` +
+            (key === "path" ? '. The path belongs to the framework\'s route (app.get("/echo", ws.handler(onConnection))), or to wsmount/node: ws.attach(server, { path: "/echo" }, onConnection)' : ""),
+        );
+      }
+    }
     if (options.shouldHandle !== undefined && typeof options.shouldHandle !== "function") {
       throw new TypeError(`wsmount: option "shouldHandle" must be a function`);
     }
