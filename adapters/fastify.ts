@@ -22,9 +22,50 @@ import type {
   RequestGenericInterface,
   RouteOptions,
 } from "fastify";
-import { Endpoint, createClientScript, type ClientScriptOptions, type Connection, type EndpointOptions, type Logger } from "../core/index.js";
+import { subscribe } from "node:diagnostics_channel";
+import {
+  Endpoint,
+  createClientScript,
+  type ClientScriptOptions,
+  type Connection,
+  type DefaultEventMap,
+  type EndpointOptions,
+  type EventMap,
+  type Logger,
+} from "../core/index.js";
 
-/** The connection handler of a `{ websocket: true }` route. */
+/**
+ * The types of the endpoint that the plugin gives every Fastify instance, set once for the application by
+ * declaration merging (as `@fastify/jwt` does for its payload):
+ *
+ * ```ts
+ * declare module "wsmount/fastify" {
+ *   interface FastifyWebSocketTypes {
+ *     data: { user: string };         // conn.data, and what the `authenticate` option returns as `data`
+ *     clientEvents: ClientEvents;     // the events clients send: conn.on(...)
+ *     serverEvents: ServerEvents;     // the events the server emits: conn.emit(...), app.websocket.to(...).emit(...)
+ *   }
+ * }
+ * ```
+ * Each key is optional; without it the type is `unknown` (data) or any event with any data (events), as on
+ * the other adapters without type arguments.
+ */
+export interface FastifyWebSocketTypes {}
+
+/** The session data of Fastify connections: `FastifyWebSocketTypes["data"]`, else `unknown`. */
+export type FastifySessionData = FastifyWebSocketTypes extends { data: infer Data } ? Data : unknown;
+/** The events Fastify clients send: `FastifyWebSocketTypes["clientEvents"]`, else any. */
+export type FastifyClientEvents = FastifyWebSocketTypes extends { clientEvents: infer In extends EventMap } ? In : DefaultEventMap;
+/** The events the Fastify endpoint emits: `FastifyWebSocketTypes["serverEvents"]`, else any. */
+export type FastifyServerEvents = FastifyWebSocketTypes extends { serverEvents: infer Out extends EventMap } ? Out : DefaultEventMap;
+
+/** A connection of a `{ websocket: true }` route, typed by {@link FastifyWebSocketTypes}. */
+export type FastifyConnection = Connection<FastifySessionData, FastifyClientEvents, FastifyServerEvents>;
+
+/**
+ * The connection handler of a `{ websocket: true }` route: the connection (typed by
+ * {@link FastifyWebSocketTypes}) and the Fastify request (typed by the route's generics, e.g. `Params`).
+ */
 export type WebSocketRouteHandler<
   RawServer extends RawServerBase = RawServerDefault,
   RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
@@ -35,7 +76,7 @@ export type WebSocketRouteHandler<
   Logger extends FastifyBaseLogger = FastifyBaseLogger,
 > = (
   this: FastifyInstance,
-  connection: Connection,
+  connection: FastifyConnection,
   request: FastifyRequest<RequestGeneric, RawServer, RawRequest, SchemaCompiler, TypeProvider, ContextConfig, Logger>,
 ) => unknown;
 
@@ -46,7 +87,7 @@ declare module "fastify" {
   }
 
   interface FastifyInstance {
-    /** The WebSocket endpoint of this instance: sessions, stats, close. */
+    /** The WebSocket endpoint of this instance (typed by `FastifyWebSocketTypes`): rooms, sessions, stats, close. */
     websocket: FastifyWebSocket;
   }
 
@@ -65,16 +106,31 @@ declare module "fastify" {
   }
 }
 
-/** The endpoint a Fastify instance gets from the plugin (`app.websocket`). */
-export class FastifyWebSocket<Data = unknown> extends Endpoint<Data> {}
+/**
+ * The endpoint a Fastify instance gets from the plugin (`app.websocket`). Its type arguments default to
+ * those set in {@link FastifyWebSocketTypes}, as `Data`, `In` and `Out` of the other adapters' endpoints.
+ */
+export class FastifyWebSocket<
+  Data = FastifySessionData,
+  In extends EventMap = FastifyClientEvents,
+  Out extends EventMap = FastifyServerEvents,
+> extends Endpoint<Data, In, Out> {}
 
-/** Plugin options: the endpoint options. */
-export type FastifyWebSocketOptions = EndpointOptions<any>;
+/** Plugin options: the endpoint options, with `authenticate` typed by {@link FastifyWebSocketTypes}. */
+export type FastifyWebSocketOptions<Data = FastifySessionData> = EndpointOptions<Data>;
 
 const plugin: FastifyPluginAsync<FastifyWebSocketOptions> = async (fastify, options) => {
-  const { prefix: _prefix, logLevel: _logLevel, ...endpointOptions } = options as FastifyWebSocketOptions & { prefix?: unknown; logLevel?: unknown };
+  // Fastify's own register options reach the plugin too: they are not the endpoint's.
+  const {
+    prefix: _prefix,
+    logLevel: _logLevel,
+    logSerializers: _logSerializers,
+    ...endpointOptions
+  } = options as FastifyWebSocketOptions & { prefix?: unknown; logLevel?: unknown; logSerializers?: unknown };
   // Faults nobody handles go to the instance's logger unless the application chose a logger itself.
-  const endpoint = new FastifyWebSocket(endpointOptions.logger === undefined ? { ...endpointOptions, logger: fastifyLogger(fastify.log) } : endpointOptions);
+  const endpoint: FastifyWebSocket = new FastifyWebSocket(
+    endpointOptions.logger === undefined ? { ...endpointOptions, logger: fastifyLogger(fastify.log) } : endpointOptions,
+  );
   fastify.decorate("websocket", endpoint);
   fastify.addHook("onRoute", (route) => {
     if ((route as RouteOptions & { websocket?: boolean }).websocket === true) wrapRoute(endpoint, route);
@@ -84,6 +140,30 @@ const plugin: FastifyPluginAsync<FastifyWebSocketOptions> = async (fastify, opti
   });
   endpoint.attach(fastify.server);
 };
+
+// A `{ websocket: true }` route declared before the plugin is registered on its instance (or after a
+// `register` that was not awaited) is never seen by the plugin's onRoute hook, since Fastify runs those
+// hooks as each route is declared: it would serve the connection handler as an HTTP handler, and fail on
+// the first request far from the cause. Fastify announces every new instance on its
+// `fastify.initialization` diagnostics channel; there each one gets a hook that refuses such a route as it
+// is declared. Instances where @fastify/websocket is registered (`websocketServer`) are left alone: the
+// option is its too.
+subscribe("fastify.initialization", onFastifyCreated);
+
+function onFastifyCreated(message: unknown): void {
+  const instance = (message as { fastify?: FastifyInstance } | null)?.fastify;
+  if (instance !== undefined && typeof instance.addHook === "function") instance.addHook("onRoute", refuseEarlyRoute);
+}
+
+function refuseEarlyRoute(this: FastifyInstance, route: RouteOptions): void {
+  if ((route as RouteOptions & { websocket?: unknown }).websocket !== true) return;
+  if (this.hasDecorator("websocket") || this.hasDecorator("websocketServer")) return;
+  const methods = Array.isArray(route.method) ? route.method.join(",") : route.method;
+  throw new TypeError(
+    `wsmount: the { websocket: true } route ${methods} ${route.url} was declared before the wsmount plugin was registered on this Fastify instance; ` +
+      'register it first, and wait for it: await app.register(websocket) (import websocket from "wsmount/fastify"), then declare the route',
+  );
+}
 
 function fastifyLogger(log: FastifyBaseLogger): Logger {
   return {
@@ -99,7 +179,7 @@ function wrapRoute(endpoint: FastifyWebSocket, route: RouteOptions): void {
   }
   const onConnection = route.handler as unknown as WebSocketRouteHandler;
   // `request.server` is the instance the route belongs to: the `this` Fastify gives route handlers.
-  const callHandler = (connection: Connection, request: FastifyRequest) => onConnection.call(request.server, connection, request);
+  const callHandler = (connection: FastifyConnection, request: FastifyRequest) => onConnection.call(request.server, connection, request);
   route.handler = function (request: FastifyRequest, reply: FastifyReply) {
     const match = {
       onConnection: callHandler,

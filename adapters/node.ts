@@ -15,6 +15,7 @@ import {
   type EndpointOptions,
   type EventMap,
 } from "../core/index.js";
+import { requireServer } from "../core/server-argument.js";
 
 /** Options of {@link NodeWebSocket.attach}. */
 export interface MountOptions {
@@ -30,7 +31,14 @@ export class NodeWebSocket<Data = unknown, In extends EventMap = DefaultEventMap
    * request handler. Without `mount`, behaves as {@link Endpoint.attach}.
    */
   override attach(server: Server, mount?: MountOptions | Parameters<Endpoint<Data, In, Out>["attach"]>[1], onConnection?: ConnectionHandler<Data, IncomingMessage, In, Out>): this {
-    if (mount === undefined || !("path" in mount)) return super.attach(server, mount);
+    requireServer(server, "ws.attach(server, { path }, onConnection)");
+    if (typeof mount === "string") {
+      throw new TypeError(`wsmount: ws.attach(server, { path }, onConnection) takes the path in an object: ws.attach(server, { path: ${JSON.stringify(mount)} }, onConnection)`);
+    }
+    if (typeof mount === "function") {
+      throw new TypeError('wsmount: ws.attach(server, { path }, onConnection) takes the path before the handler: ws.attach(server, { path: "/echo" }, onConnection)');
+    }
+    if (mount === undefined || mount === null || !("path" in mount)) return super.attach(server, mount ?? undefined);
     requirePath(mount.path, 'option "path"');
     requireFunction(onConnection, "attach(server, { path }, onConnection)");
     this.mountPath(server, mount.path, onConnection, (request) => request);

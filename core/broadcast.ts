@@ -16,7 +16,7 @@ export class Broadcast<Out extends EventMap = DefaultEventMap> {
   readonly #to: readonly string[];
   readonly #except: readonly string[];
 
-  /** @internal made by endpoints and connections */
+  /** Made by endpoints and connections (`ws.to(...)`, `conn.broadcast`), never by application code. */
   constructor(publish: (publication: Publication) => void, to: readonly string[] = [], except: readonly string[] = []) {
     this.#publish = publish;
     this.#to = to;

@@ -26,7 +26,7 @@ export class Cluster<Data = unknown, Out extends EventMap = DefaultEventMap> {
   readonly #channel: BrokerChannel;
   readonly #ackTimeout: number;
 
-  /** @internal made by the endpoint */
+  /** Made by the endpoint (`ws.cluster`), never by application code. */
   constructor(channel: BrokerChannel, ackTimeout: number) {
     this.#channel = channel;
     this.#ackTimeout = ackTimeout;

@@ -168,7 +168,10 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   /** Where failures of this connection's handlers go; made on the first handler call. */
   #failed: Failure | null = null;
 
-  /** @internal connections are created by the endpoint */
+  /**
+   * Connections are created by the endpoint, never by application code. (Not marked internal: a
+   * constructor left out of the declarations would read as a public one without arguments.)
+   */
   constructor(ws: SocketLike, host: ConnectionHost, id: string, data: Data, request: RequestInfo, now: number) {
     this.id = id;
     this.data = data;

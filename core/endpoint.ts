@@ -5,18 +5,19 @@
  */
 import { addListener } from "./listeners.js";
 import type { IncomingMessage, Server } from "node:http";
-import { Connection, ConnectionRequest, type ConnectionHost } from "./connection.js";
+import { Connection, ConnectionRequest } from "./connection.js";
 import { ErrorCode, WsmountError } from "./errors.js";
 import { callGuarded, isThenable, whenSettled } from "./guard.js";
 import { brokerErrorChannel, connectionCloseChannel, connectionOpenChannel, errorChannel, publish } from "./diagnostics.js";
 import { FaultLog } from "./fault-log.js";
 import { joinBudget } from "./memory-budget.js";
+import { requireServer } from "./server-argument.js";
 import { connectionHeaders, isUpgradeRequest, type Refusal } from "./upgrade/handshake.js";
 import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type EndpointOptions, type ResolvedOptions } from "./options.js";
 import { Counters, type EndpointStats } from "./stats.js";
 import { Acceptor } from "./upgrade/accept.js";
-import { attemptOf, Phase, runHandshake, type HandshakeTarget, type UpgradeAttempt } from "./upgrade/attempt.js";
+import { attemptOf, Phase, runHandshake, type UpgradeAttempt } from "./upgrade/attempt.js";
 import { bindingOf, type Attachment, type PathHandler, type ServerBinding } from "./upgrade/binding.js";
 import type { SocketLike } from "./types.js";
 import type { BrokerChannel, BrokerHost, BrokerStage, ClusterLink, ClusterRequest, Publication, RequestOutcome } from "./broker.js";
@@ -91,12 +92,15 @@ const Running = 0;
 const Closing = 1;
 const Closed = 2;
 
+// It is a ConnectionHost and a HandshakeTarget, checked where it is passed as one (new Connection,
+// runHandshake): an `implements` clause would not hold in the published declarations, which leave
+// out the members marked internal that those interfaces name.
 /**
  * The framework-agnostic core of a WebSocket endpoint. Adapters (`wsmount/express`, `wsmount/koa`,
  * `wsmount/fastify`, `wsmount/node`) extend it with the way their framework mounts a route.
  * `In` types the events clients send, `Out` the events the server emits.
  */
-export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> implements ConnectionHost, HandshakeTarget {
+export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> {
   /** The resolved, frozen options. */
   readonly options: ResolvedOptions<Data>;
   /** @internal */
@@ -264,6 +268,21 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
    * the framework's middleware and routes. Call it once per server; returns `this`.
    */
   attach(server: Server, options: AttachOptions = {}): this {
+    requireServer(server, "ws.attach(server)");
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(
+        `wsmount: ws.attach(server, options) takes options as an object ({ shouldHandle }); got ${typeof options === "string" ? JSON.stringify(options) : typeof options}. ` +
+          'The path belongs to the framework\'s route: app.get("/echo", ws.handler(onConnection)) on Express, router.get("/echo", ws.handler(onConnection)) on Koa; wsmount/node takes ws.attach(server, { path: "/echo" }, onConnection)',
+      );
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== "shouldHandle") {
+        throw new TypeError(
+          `wsmount: ws.attach(server, options) has one option, "shouldHandle"; got "${key}"` +
+            (key === "path" ? '. The path belongs to the framework\'s route (app.get("/echo", ws.handler(onConnection))), or to wsmount/node: ws.attach(server, { path: "/echo" }, onConnection)' : ""),
+        );
+      }
+    }
     if (options.shouldHandle !== undefined && typeof options.shouldHandle !== "function") {
       throw new TypeError(`wsmount: option "shouldHandle" must be a function`);
     }

@@ -256,13 +256,67 @@ export function randomId(): string {
   return id;
 }
 
+const MOUNTED_ON_ROUTES =
+  'nothing: it mounts on your framework\'s routes, so the server, port and path are the framework\'s (app.get("/echo", ws.handler(onConnection)), then ws.attach(server)); wsmount/node takes ws.attach(server, { path: "/echo" }, onConnection)';
+
+/**
+ * Options of `ws` (and two of socket.io) that people pass to wsmount, with what does their job here: a
+ * wsmount option, quoted, or the reason none is needed.
+ */
+const FOREIGN_OPTIONS: Readonly<Record<string, readonly [from: string, instead: string]>> = {
+  maxPayload: ["ws", '"maxMessageSize" (the largest message accepted, in bytes; over it: close 1009)'],
+  perMessageDeflate: ["ws", '"compression" (true, or { threshold, level, serverNoContextTakeover, ... })'],
+  verifyClient: ["ws", '"authenticate" (who may connect: return false for 401, { id, data } to accept) or "checkOrigin" (which Origin headers are allowed)'],
+  handleProtocols: ["ws", '"subprotocols" (the supported subprotocols, in the server\'s order of preference)'],
+  clientTracking: ["ws", "nothing: it always tracks its connections (ws.connections(), ws.size)"],
+  skipUTF8Validation: ["ws", "nothing: it always validates text messages (invalid UTF-8: close 1007, RFC 6455 section 8.1)"],
+  autoPong: ["ws", "nothing: it always answers pings"],
+  server: ["ws", MOUNTED_ON_ROUTES],
+  port: ["ws", MOUNTED_ON_ROUTES],
+  host: ["ws", MOUNTED_ON_ROUTES],
+  path: ["ws", MOUNTED_ON_ROUTES],
+  noServer: ["ws", MOUNTED_ON_ROUTES],
+  backlog: ["ws", MOUNTED_ON_ROUTES],
+  maxHttpBufferSize: ["socket.io", '"maxMessageSize" (the largest message accepted, in bytes)'],
+  pingTimeout: ["socket.io", '"pongTimeout" (ms a peer has to answer a ping)'],
+};
+
+/** The error for an option wsmount does not have: what does its job, or the known option it resembles. */
+function unknownOption(key: string): InvalidOptionError {
+  const error = new InvalidOptionError(key, "a wsmount option", "an unknown option");
+  const foreign = Object.hasOwn(FOREIGN_OPTIONS, key) ? FOREIGN_OPTIONS[key] : undefined;
+  if (foreign !== undefined) {
+    const [from, instead] = foreign;
+    error.message = instead.startsWith('"')
+      ? `wsmount: unknown option "${key}" (an option of ${from}); in wsmount it is ${instead}`
+      : `wsmount: unknown option "${key}" (an option of ${from}); wsmount needs ${instead}`;
+  } else {
+    const near = [...KNOWN].find((name) => editDistance(name.toLowerCase(), key.toLowerCase()) <= 2);
+    error.message =
+      near !== undefined ? `wsmount: unknown option "${key}"; did you mean "${near}"?` : `wsmount: unknown option "${key}"; the options are ${[...KNOWN].join(", ")}`;
+  }
+  return error;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /** Validates `options` and fills in defaults; throws a `TypeError` naming the first bad option. */
 export function resolveOptions<Data>(options: EndpointOptions<Data> = {}): ResolvedOptions<Data> {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new InvalidOptionError("options", "an object", options);
   }
   for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new InvalidOptionError(key, `one of the known options (${[...KNOWN].join(", ")})`, "an unknown option");
+    if (!KNOWN.has(key)) throw unknownOption(key);
   }
   const pingInterval = ms(options, "pingInterval", 30_000, true);
   const maxMessageSize = int(options, "maxMessageSize", 1024 * 1024, 1);

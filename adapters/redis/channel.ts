@@ -204,7 +204,7 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     return this.#closing;
   }
 
-  /** @internal the command connection is (again) ready */
+  /** For RedisConnections: the command connection is (again) ready. */
   commandReady(): void {
     this.#dropReported = false;
     // After the reconnect's own work (resubscribing, flushing queues) has gone out.
@@ -213,13 +213,13 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
     });
   }
 
-  /** @internal Redis is unreachable */
+  /** For RedisConnections: Redis is unreachable. */
   outage(error: Error): void {
     this.#settledAt = Infinity;
     this.#fault(error, "connect");
   }
 
-  /** @internal Redis is reachable again after a reported outage, subscriptions included */
+  /** For RedisConnections: Redis is reachable again after a reported outage, subscriptions included. */
   recovered(): void {
     // Processes that were subscribed before the outage count as missed until nodeTimeout has passed.
     this.#settledAt = Date.now() + this.#options.nodeTimeout;
@@ -229,13 +229,13 @@ export class RedisChannel implements BrokerChannel, ClusterLink, ConnectionsMemb
 
   readonly #connectFailed = (error: unknown): void => this.#fault(error, "connect");
 
-  /** @internal the command connection was lost: presence is rewritten once it is back */
+  /** For RedisConnections: the command connection was lost: presence is rewritten once it is back. */
   commandLost(): void {
     this.#settledAt = Infinity;
     this.#presence?.lost();
   }
 
-  /** @internal the subscription was lost: answers in flight are lost with it */
+  /** For RedisConnections: the subscription was lost: answers in flight are lost with it. */
   subscriberLost(): void {
     this.#settledAt = Infinity;
     if (this.#requests.size > 0) {
