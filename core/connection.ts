@@ -10,7 +10,7 @@ import { newBucket, take, type Bucket, type ResolvedRateLimit } from "./rate-lim
 import type { ResolvedOptions } from "./options.js";
 import type { CloseCause, Counters } from "./stats.js";
 import { ReadyState, type SendData, type SendOptions, type SocketLike } from "./types.js";
-import { Outbox, Written, write, writePrepared, type OutboxOwner } from "./outbox.js";
+import { Outbox, Written, write, writePrepared } from "./outbox.js";
 import { callGuarded, type Failure } from "./guard.js";
 import { adopt, socketOf } from "./ws-compat.js";
 import { EventState, isEnvelopeBytes, type AnyEventHandler } from "./events.js";
@@ -135,7 +135,9 @@ interface Stall {
  * An open (or closing) WebSocket connection. `In` types the events clients send (handled with `on`),
  * `Out` the events the server emits.
  */
-export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> implements OutboxOwner {
+// It is an OutboxOwner, checked where it is passed as one (new Outbox): an `implements` clause would not
+// hold in the published declarations, which leave out the members marked internal that it names.
+export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> {
   /** The connection's id: from `authenticate`, else `generateId`. Unique among the endpoint's open connections. */
   readonly id: string;
   /** Session data: from `authenticate`, replaced or merged by `updateSession`. */
