@@ -331,11 +331,15 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
    * Emits `event` as a call and resolves with the server's answer (typed by `Out`); options (`timeout`) come
    * after the data.
    * @throws RemoteError with the server's message and code when its handler failed (or no handler exists:
-   * `ERR_WSMOUNT_UNKNOWN_EVENT`); AckError when the connection closes first (`ERR_WSMOUNT_DISCONNECTED`) or after the timeout
-   * (`ERR_WSMOUNT_ACK_TIMEOUT`).
+   * `ERR_WSMOUNT_UNKNOWN_EVENT`); Error when the connection is not open; AckError when the connection closes
+   * first (`ERR_WSMOUNT_DISCONNECTED`) or after the timeout (`ERR_WSMOUNT_ACK_TIMEOUT`).
    */
   call<K extends EventNames<Out>>(event: K, ...args: AckArgs<Out, K>): Promise<AckResult<Out, K>> {
-    this.#checkOpen(`call "${event}"`);
+    try {
+      this.#checkOpen(`call "${event}"`);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     const options = args[1] as AckOptions | undefined;
     let ackId = this.#nextAckId;
     while (this.#pending.has(ackId)) ackId = (ackId + 1) % 2_147_483_648;
