@@ -61,8 +61,6 @@ export interface TestClientOptions {
   protocols?: string | string[];
   /** Milliseconds each wait of this client allows (opening, `nextMessage`, `nextEvent`, `call`...). @defaultValue 2000 */
   timeout?: number;
-  /** Options passed to `ws`'s `WebSocket` as they are (e.g. `rejectUnauthorized: false` for a test certificate). */
-  ws?: import("ws").ClientOptions;
 }
 
 /** Options of one wait. */
@@ -197,13 +195,12 @@ interface PendingCall {
 export class TestClient<In extends EventMap = DefaultEventMap, Out extends EventMap = DefaultEventMap> {
   /** The URL connected to. */
   readonly url: string;
-  /** The underlying `ws` WebSocket, for anything the helpers do not cover. */
-  readonly socket: WebSocket;
   /** Error notices (`!`) the server sent about messages of this client. */
   readonly protocolErrors: ProtocolError[] = [];
   /** The connection id from the server's welcome message, when it sends one. */
   id: string | undefined;
 
+  readonly #socket: WebSocket;
   readonly #timeout: number;
   readonly #messages = new Inbox<TestMessage>();
   readonly #events = new Inbox<ReceivedEvent>();
@@ -217,7 +214,7 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
 
   /** @internal use {@link openTestClient} */
   constructor(socket: WebSocket, url: string, timeout: number) {
-    this.socket = socket;
+    this.#socket = socket;
     this.url = url;
     this.#timeout = timeout;
     socket.on("message", (data, isBinary) => this.#receive(data, isBinary));
@@ -273,7 +270,7 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
   #answer(name: string, data: JsonValue | undefined, ackId: number): void {
     const handler = this.#handlers.get(name)!;
     const reply = (text: string) => {
-      if (this.socket.readyState === WebSocket.OPEN) this.socket.send(text);
+      if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(text);
     };
     Promise.resolve()
       .then(() => handler(data))
@@ -289,7 +286,7 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
   }
 
   #checkOpen(what: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) {
+    if (this.#socket.readyState !== WebSocket.OPEN) {
       const state = this.#closeInfo === undefined ? "is closing" : `closed (${describeClose(this.#closeInfo)})`;
       throw new Error(`Cannot ${what}: the connection ${state}`);
     }
@@ -298,7 +295,7 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
   /** Sends a raw message (text, or binary data). @throws Error when the connection is not open. */
   send(data: string | Buffer | ArrayBuffer | ArrayBufferView): void {
     this.#checkOpen("send");
-    this.socket.send(data);
+    this.#socket.send(data);
   }
 
   /**
@@ -313,7 +310,7 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
   /** Sends event `event` with its data (typed by `Out`). @throws Error when the connection is not open. */
   emit<K extends EventNames<Out>>(event: K, ...args: EventArgs<Out, K>): void {
     this.#checkOpen(`emit "${event}"`);
-    this.socket.send(encodeEvent(event, args[0]));
+    this.#socket.send(encodeEvent(event, args[0]));
   }
 
   /**
@@ -347,7 +344,7 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
     const answer = new Promise<AckResult<Out, K>>((resolve, reject) => {
       this.#pending.set(ackId, { event, resolve: resolve as (result: unknown) => void, reject });
     });
-    this.socket.send(encodeEvent(event, args[0], ackId));
+    this.#socket.send(encodeEvent(event, args[0], ackId));
     return withTimeout(
       answer,
       options?.timeout ?? this.#timeout,
@@ -404,10 +401,10 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
    * the closing handshake within the timeout is cut off. Never rejects: meant for cleanup too.
    */
   close(code?: number, reason?: string): Promise<CloseInfo> {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(code ?? 1000, reason);
-    else if (this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.close(code ?? 1000, reason);
+    else if (this.#socket.readyState === WebSocket.CONNECTING) this.#socket.terminate();
     return withTimeout(this.#closed, this.#timeout, "the closing handshake").catch(() => {
-      this.socket.terminate();
+      this.#socket.terminate();
       return this.#closed;
     });
   }
@@ -415,7 +412,7 @@ export class TestClient<In extends EventMap = DefaultEventMap, Out extends Event
 
 function openSocket(target: TestTarget, options: TestClientOptions): { socket: WebSocket; url: string } {
   const url = testUrl(target, options.path);
-  const socket = new WebSocket(url, options.protocols ?? [], { ...options.ws, headers: { ...options.ws?.headers, ...options.headers } });
+  const socket = new WebSocket(url, options.protocols ?? [], { headers: options.headers });
   return { socket, url };
 }
 
