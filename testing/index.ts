@@ -143,6 +143,7 @@ function withTimeout<T>(
 }
 
 interface Waiter<T> {
+  readonly what: string;
   readonly accept: (item: T) => boolean;
   readonly resolve: (item: T) => void;
   readonly reject: (error: Error) => void;
@@ -164,7 +165,7 @@ class Inbox<T> {
     if (index >= 0) return Promise.resolve(this.items.splice(index, 1)[0]!);
     if (closed !== undefined) return Promise.reject(new Error(`The connection closed (${describeClose(closed)}) before ${what}`));
     let waiter!: Waiter<T>;
-    const promise = new Promise<T>((resolve, reject) => (waiter = { accept, resolve, reject }));
+    const promise = new Promise<T>((resolve, reject) => (waiter = { what, accept, resolve, reject }));
     this.waiters.push(waiter);
     return withTimeout(promise, ms, what, () => {
       const at = this.waiters.indexOf(waiter);
@@ -173,7 +174,9 @@ class Inbox<T> {
   }
 
   fail(closed: CloseInfo): void {
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new Error(`The connection closed (${describeClose(closed)}) while waiting`));
+    for (const waiter of this.waiters.splice(0)) {
+      waiter.reject(new Error(`The connection closed (${describeClose(closed)}) before ${waiter.what}`));
+    }
   }
 }
 

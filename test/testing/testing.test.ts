@@ -126,6 +126,17 @@ describe.each(mounts)("$name", (style) => {
     expect(answers).toEqual([42, true, "declined E_NO"]);
   });
 
+  it("fails a wait when the connection closes during it, and keeps the server's error notices", async () => {
+    await start((connection) => void connection.onMessage((data) => data.toString() === "close" && connection.close(4002)));
+    const client = await open();
+    client.send('wsm1["e"]');
+    await expect.poll(() => client.protocolErrors.length).toBe(1);
+    expect(client.protocolErrors[0]).toMatchObject({ name: "ProtocolError", code: "ERR_WSMOUNT_INVALID_ENVELOPE" });
+    const waiting = client.nextEvent("chat:message");
+    client.send("close");
+    await expect(waiting).rejects.toThrow('The connection closed (code 4002) before event "chat:message"');
+  });
+
   it("asserts close codes and reasons", async () => {
     await start((connection) => {
       connection.onMessage((data) => connection.close(4001, data.toString()));
