@@ -181,7 +181,7 @@ describe.each(mounts)("$name", (style) => {
     await expect(client.call("add", [1, 2], { timeout: 20 })).rejects.toMatchObject({ code: "ERR_WSMOUNT_ACK_TIMEOUT" });
     await expect(client.closed()).rejects.toThrow("Timed out after 50 ms waiting for the connection to close");
     client.send("still open");
-    expect(await client.nextMessage()).toBe("still open");
+    expect(await client.nextMessage({ timeout: 2_000 })).toBe("still open");
   });
 
   it.runIf(style.middleware)("reports a refusal by middleware with its status, headers and body", async () => {
