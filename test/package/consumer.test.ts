@@ -345,6 +345,7 @@ describe("CommonJS", () => {
       "wsmount/node": { websocket: "function", clientScript: "function", NodeWebSocket: "function" },
       "wsmount/client": { connect: "function", RemoteError: "function" },
       "wsmount/redis": { redisBroker: "function" },
+      "wsmount/testing": { openTestClient: "function", expectRefused: "function" },
     });
   });
 
@@ -363,6 +364,7 @@ import { websocket as koa, type KoaWebSocket } from "wsmount/koa";
 import { websocket as node, type NodeWebSocket, type MountOptions } from "wsmount/node";
 import { connect, type WsmountClient } from "wsmount/client";
 import { redisBroker, type RedisBrokerOptions } from "wsmount/redis";
+import { openTestClient, type TestClient } from "wsmount/testing";
 
 const options: EndpointOptions<{ user: string }> = { pingInterval: 0 };
 export const endpoints: [unknown, ExpressWebSocket<{ user: string }>, KoaWebSocket, NodeWebSocket] = [createEndpoint(options), express(options), koa(), node()];
@@ -371,6 +373,7 @@ export const plugin: typeof fastifyPlugin = fastifyPlugin;
 export type Decorated = FastifyWebSocket;
 export const client: (url: string) => WsmountClient = (url) => connect(url);
 export const redis: (options: RedisBrokerOptions) => unknown = redisBroker;
+export const testClient: (url: string) => Promise<TestClient> = (url) => openTestClient(url, { timeout: 100 });
 `;
 
 /** Every subpath from a CommonJS TypeScript file (module nodenext: require() of ES modules). */
@@ -381,8 +384,9 @@ import { websocket as koa } from "wsmount/koa";
 import { websocket as node } from "wsmount/node";
 import { connect } from "wsmount/client";
 import { redisBroker } from "wsmount/redis";
+import { openTestClient } from "wsmount/testing";
 
-const loaded: unknown[] = [createEndpoint, express, fastify.websocket, koa, node, connect, redisBroker];
+const loaded: unknown[] = [createEndpoint, express, fastify.websocket, koa, node, connect, redisBroker, openTestClient];
 console.log(loaded.every((value) => typeof value === "function") ? "ok" : "missing");
 `;
 
@@ -397,5 +401,6 @@ console.log(JSON.stringify({
   "wsmount/node": kinds(require("wsmount/node"), ["websocket", "clientScript", "NodeWebSocket"]),
   "wsmount/client": kinds(require("wsmount/client"), ["connect", "RemoteError"]),
   "wsmount/redis": kinds(require("wsmount/redis"), ["redisBroker"]),
+  "wsmount/testing": kinds(require("wsmount/testing"), ["openTestClient", "expectRefused"]),
 }));
 `;
