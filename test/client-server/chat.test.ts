@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { connect, RemoteError, type WsmountClient } from "../../client/index.js";
@@ -554,6 +555,7 @@ describe("examples/chat/server.ts (npm start)", () => {
         20_000,
       );
       const base = `http://127.0.0.1:${port}`;
+      await until(() => output.includes(`open ${base} in two tabs`), "the two-tabs hint");
       const page = await fetch(`${base}/`);
       expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
       expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
@@ -579,6 +581,26 @@ describe("examples/chat/server.ts (npm start)", () => {
       expect(code).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 30_000);
+
+  it("on a port in use, says so and how to pick another, and exits 1 without a stack", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/chat/server.ts"], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let stdout = "";
+      let stderr = "";
+      child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk));
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
+      const [code] = (await within(once(child, "exit"), "the process to exit", 20_000)) as [number | null];
+      expect(code).toBe(1);
+      expect(stderr.trim()).toBe(`port ${port} is in use: PORT=${port + 1} npm start`);
+      expect(stdout).not.toContain("listening");
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await new Promise((resolve) => taken.close(resolve));
     }
   }, 30_000);
 });
