@@ -8,7 +8,7 @@ import { AckErrorCode, WireErrorCode } from "../../core/protocol/constants.js";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const table = readFileSync(join(root, "docs/errors.md"), "utf8");
 /** The codes in the first column of docs/errors.md's table. */
-const documented = new Set([...table.matchAll(/^\| `(ERR_WSMOUNT_[A-Z_]+)` \|/gm)].map((match) => match[1]));
+const documented = new Set([...table.matchAll(/^\| `(ERR_WSMOUNT_[A-Z_]+)` \|/gm)].map((match) => match[1]!));
 
 /** Every `ERR_WSMOUNT_*` literal in the library's sources (not tests, not examples). */
 function codesInSources(): Set<string> {
