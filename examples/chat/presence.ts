@@ -20,6 +20,9 @@ import type { Broker, BrokerChannel } from "wsmount";
 import type { Online, RoomSummary, User } from "./shared/events.js";
 import { nameKey, suffixed } from "./shared/validate.js";
 
+/** Ms between two checks whether the broker is connected, while records wait for it. */
+const RETRY_MS = 50;
+
 /** Options of {@link Presence}. */
 export interface PresenceOptions {
   /** Carries the states between processes. @defaultValue none: this process is the whole chat */
@@ -344,12 +347,28 @@ export class Presence {
   #publishSoon(): void {
     if (this.#publishScheduled || this.#closed || this.#channel === null) return;
     this.#publishScheduled = true;
-    setImmediate(() => {
-      this.#publishScheduled = false;
-      if (this.#closed) return;
-      if (this.#fullNext) this.#publishState();
-      else if (this.#dirty.size > 0) this.#publishDelta();
-    });
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#publishScheduled = false;
+    if (this.#closed) return;
+    if (!this.#reachable()) {
+      // Not connected yet (the process just started: the broker's connections are still opening) or
+      // in an outage: a record published now would be dropped, and reported as "Redis is unreachable".
+      // Keep it for when the broker is there: the full state then, which covers the changes meanwhile.
+      this.#fullNext = true;
+      this.#publishScheduled = true;
+      setTimeout(() => this.#flush(), RETRY_MS).unref();
+      return;
+    }
+    if (this.#fullNext) this.#publishState();
+    else if (this.#dirty.size > 0) this.#publishDelta();
+  }
+
+  /** The broker can carry records now (a broker without stats is taken as always connected). */
+  #reachable(): boolean {
+    return this.#channel?.stats?.().connected ?? true;
   }
 
   #publishState(): void {
@@ -381,7 +400,7 @@ export class Presence {
   }
 
   #tick(): void {
-    if (this.#channel !== null) this.#publishState();
+    if (this.#channel !== null && this.#reachable()) this.#publishState();
     const deadline = Date.now() - this.#expiry;
     for (const [node, state] of this.#remote) if (state.seen < deadline) this.#forget(node);
   }

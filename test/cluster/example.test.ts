@@ -87,6 +87,10 @@ describe.skipIf(redisBinary === null)("examples/cluster/launch.ts", () => {
     expect(warnings).toHaveLength(3);
   });
 
+  it("reports no broker fault while Redis is up (presence waits for the broker to connect before it publishes)", () => {
+    expect(output).not.toMatch(/unreachable|broker \w+ failed/);
+  });
+
   it("serves the page and a health check on every process", async () => {
     for (const url of urls) {
       expect((await fetch(`${url}/`)).status).toBe(200);
