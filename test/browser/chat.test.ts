@@ -294,6 +294,8 @@ describe.skipIf(executable === undefined)("chat demo in headless Chromium", () =
 
     await say(ann, "Written while the server was down");
     await ann.locator(".message.pending", { hasText: "Written while the server was down" }).waitFor();
+    // Shown as Ann's own, not as one more line of whoever wrote the message before it.
+    expect(await ann.locator(".message.pending", { hasText: "Written while the server was down" }).locator(".author").textContent()).toBe("Ann");
 
     served = await serve(port);
     await ann.locator("#banner", { hasText: "Reconnected." }).waitFor({ timeout: 10_000 });

@@ -487,13 +487,33 @@ function submitText(): void {
   state.lastTypingSent = 0;
   if (!state.ready) {
     const view = state.rooms.get(room)!;
-    const element = h("article", { class: "message pending" }, h("div", { class: "body" }, h("p", { class: "text" }, checked.value), h("small", {}, "Waiting for the connection…")));
+    const element = pendingEntry(view, checked.value);
     view.log.append(element);
+    // What follows starts a new group: the next message is not shown under the author before this one.
+    view.last = null;
     scrollToEnd(view, true);
     state.outbox.push({ room, text: checked.value, element });
     return;
   }
   void send(room, checked.value);
+}
+
+/**
+ * A message written while offline, shown as this person's until it is sent: with their name and avatar,
+ * unless it follows another waiting one.
+ */
+function pendingEntry(view: RoomView, text: string): HTMLElement {
+  const body = [h("p", { class: "text" }, text), h("small", {}, "Waiting for the connection…")];
+  const me = state.me;
+  if (me === null || view.log.lastElementChild?.classList.contains("pending")) {
+    return h("article", { class: "message pending grouped mine" }, h("div", { class: "body" }, ...body));
+  }
+  return h(
+    "article",
+    { class: "message pending mine" },
+    avatar(me),
+    h("div", { class: "body" }, h("header", {}, h("strong", { class: "author" }, me.name), h("span", { class: "tag" }, "you")), ...body),
+  );
 }
 
 async function send(room: string, text: string): Promise<boolean> {
