@@ -29,9 +29,11 @@ export const EXPLANATIONS: Partial<Record<CheckKind, string>> = {
     "so leading it by 1.3x would need the whole handshake in less CPU than ws's handshake and close alone: not reachable on ws without giving " +
     "up middleware before the upgrade, which is what the adapters are for. @fastify/websocket also routes through Fastify before the 101, on " +
     "the same kind of ServerResponse, and does less after it (no ids, no registry, no heartbeat of its own): wsmount's own work is the " +
-    "difference, and the comparison moves between runs (server CPU per handshake, wsmount against @fastify/websocket: 150 against 102 µs in " +
-    "this run, 158 against 121 in the previous full run, 125 against 129 in a partial run of three). Against koa-easy-ws the rate is 1.28x in " +
-    "this run (1.21x in the previous one). Compare the server CPU per handshake (µs/op column) to see the cost independently of load.",
+    "difference, and the comparison moves between runs. That profile predates the second wave's upgrade path (one guarded state machine per " +
+    "upgrade with its deadline, the wait for earlier pipelined responses, slot accounting, diagnostics channels), which has not been profiled " +
+    "yet: in the run of 2026-11-27 (revision 72f816c, under contention) the server CPU per handshake was 455 µs for wsmount + Express against 297 " +
+    "for express-ws, 298 against 232 for @fastify/websocket and 321 against 340 for koa-easy-ws (the first wave's full run: 1.28x koa-easy-ws, " +
+    "0.89x @fastify/websocket, 0.75x express-ws). Compare the server CPU per handshake (µs/op column) to see the cost independently of load.",
   memory:
     "Three parts. (1) The JavaScript heap: wsmount keeps about 0.35 KiB per connection more than raw ws with the README heartbeat " +
     "(heap/conn columns): in a heap snapshot the Connection object (160 B: heartbeat and handler fields, with rarely used state made on " +
