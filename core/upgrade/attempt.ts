@@ -254,8 +254,7 @@ export class UpgradeAttempt {
    */
   fail(error: unknown): void {
     const report = error instanceof WsmountError ? error : internal("serving an upgrade request failed", error);
-    const sinks = this.#target !== null ? [this.#target] : this.#sinks;
-    for (const sink of sinks) callGuarded(ignore, reportTo, sink, report);
+    reportToAll(this.#target !== null ? [this.#target] : this.#sinks, report);
     if (this.done && this.#phase !== Phase.Released) return;
     const untouched = this.#phase !== Phase.Waiting && this.#phase !== Phase.Accepting && this.#phase !== Phase.Released && this.#response?.headersSent !== true;
     this.#end(Phase.Failed);
@@ -474,11 +473,13 @@ function headerLinesFor(target: HandshakeTarget, request: IncomingMessage, middl
   return lines;
 }
 
-function handlerFailed(hook: string, error: unknown): WsmountError {
+/** The error reported when a hook failed (`ERR_WSMOUNT_HANDLER_FAILED`). */
+export function handlerFailed(hook: string, error: unknown): WsmountError {
   return new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: ${hook} failed: ${messageOf(error)}`, { cause: error });
 }
 
-function internal(what: string, error: unknown): WsmountError {
+/** The error reported for a fault outside the application's hooks (`ERR_WSMOUNT_INTERNAL`). */
+export function internal(what: string, error: unknown): WsmountError {
   return new WsmountError(ErrorCode.INTERNAL, `wsmount: ${what}: ${messageOf(error)}`, { cause: error });
 }
 
@@ -490,6 +491,11 @@ function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (isThenable(value)) return "a promise";
   return value !== null && typeof value === "object" ? "an object" : String(value);
+}
+
+/** Reports `error` to each sink; a sink that throws is skipped. */
+export function reportToAll(sinks: Iterable<ErrorSink>, error: Error): void {
+  for (const sink of sinks) callGuarded(ignore, reportTo, sink, error);
 }
 
 function reportTo(sink: ErrorSink, error: Error): void {

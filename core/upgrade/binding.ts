@@ -8,8 +8,8 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { ErrorCode, WsmountError } from "../errors.js";
-import { THREW, callGuarded, callSync } from "../guard.js";
-import { UpgradeAttempt, type ErrorSink } from "./attempt.js";
+import { THREW, callSync } from "../guard.js";
+import { UpgradeAttempt, handlerFailed, internal, reportToAll, type ErrorSink } from "./attempt.js";
 import { isWebSocketUpgrade, pathnameOf } from "./handshake.js";
 import { nodeHttp } from "./node-compat.js";
 
@@ -89,7 +89,7 @@ export class ServerBinding {
     } catch (error) {
       if (attempt === null) {
         socket.destroy();
-        for (const sink of this.#everyone()) callGuarded(ignore, reportTo, sink, asInternal(error));
+        reportToAll(this.#everyone(), internal("serving an upgrade request failed", error));
       } else {
         attempt.start(this.#longestTimeout(), this.#everyone());
         attempt.fail(error);
@@ -110,7 +110,7 @@ export class ServerBinding {
     let timeout = 0;
     for (const attachment of this.#routed) {
       if (attachment.shouldHandle !== undefined) {
-        const wanted = callSync((error) => attachment.reportError(hookFailed("shouldHandle", error)), attachment.shouldHandle, request);
+        const wanted = callSync((error) => attachment.reportError(handlerFailed("shouldHandle", error)), attachment.shouldHandle, request);
         if (wanted === THREW) {
           attempt.start(attachment.handshakeTimeout, NO_SINKS);
           attempt.answer(500, "Internal Server Error");
@@ -153,21 +153,3 @@ export class ServerBinding {
 
 const NO_SINKS: readonly ErrorSink[] = [];
 const DEFAULT_TIMEOUT = 10_000;
-
-function hookFailed(hook: string, error: unknown): WsmountError {
-  return new WsmountError(ErrorCode.HANDLER_FAILED, `wsmount: ${hook} failed: ${messageOf(error)}`, { cause: error });
-}
-
-function asInternal(error: unknown): WsmountError {
-  return new WsmountError(ErrorCode.INTERNAL, `wsmount: serving an upgrade request failed: ${messageOf(error)}`, { cause: error });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function reportTo(sink: ErrorSink, error: Error): void {
-  sink.reportError(error);
-}
-
-function ignore(): void {}
