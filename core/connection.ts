@@ -183,11 +183,15 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
     this._lastPingAt = now;
     this._idleSince = now;
     adopt(ws);
-    (ws as SocketLike & { [kConnection]?: Connection<Data> })[kConnection] = this;
-    ws.on("message", wsOnMessage);
-    ws.on("close", wsOnClose);
-    ws.on("error", wsOnError);
-    ws.on("pong", wsOnPong);
+    if (ws.attach !== undefined) {
+      ws.attach(this);
+    } else if (ws.on !== undefined) {
+      (ws as SocketLike & { [kConnection]?: Connection<Data> })[kConnection] = this;
+      ws.on("message", wsOnMessage);
+      ws.on("close", wsOnClose);
+      ws.on("error", wsOnError);
+      ws.on("pong", wsOnPong);
+    }
   }
 
   /** The negotiated subprotocol, or `""`. */

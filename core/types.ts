@@ -19,7 +19,18 @@ export interface SendOptions {
   compress?: boolean;
 }
 
-/** The `ws` socket surface (public API only) that wsmount relies on. */
+/** Where a WebSocket engine reports what happens on it: the connection that owns it. */
+export interface SocketSink {
+  _received(data: Buffer, isBinary: boolean): void;
+  _closedBySocket(code: number, reason: Buffer): void;
+  _error(error: Error): void;
+  _pong(data: Buffer): void;
+}
+
+/**
+ * A server-side WebSocket as wsmount drives it: its own engine (which reports to one sink through
+ * `attach`) or a `ws` WebSocket (which emits events, public API only).
+ */
 export interface SocketLike {
   readonly readyState: number;
   readonly bufferedAmount: number;
@@ -31,7 +42,8 @@ export interface SocketLike {
   ping(data?: SendData): void;
   pause(): void;
   resume(): void;
-  on(event: string, listener: (...args: any[]) => void): unknown;
+  attach?(sink: SocketSink): void;
+  on?(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 /** `WebSocket.readyState` values. */

@@ -200,3 +200,119 @@ export function usingWsFramer(): boolean {
 export function setWsFramer(use: boolean): void {
   useWsFramer = use && wsFramerWorks();
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The frame engine: ws's Receiver, Sender, PerMessageDeflate and extension header tools, exported by
+// ws but not documented (nor declared by @types/ws). wsmount writes the handshake and drives them
+// itself (core/engine.ts). They are checked once at start-up by running them on known frames; when the
+// check fails (or WSMOUNT_WS_INTERNALS=0), handshakes go through ws's WebSocketServer instead.
+// ---------------------------------------------------------------------------------------------------
+
+/** ws's Receiver as wsmount drives it: a Writable of raw bytes that emits frames' meaning. */
+export interface ReceiverLike {
+  write(chunk: Buffer): boolean;
+  end(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  removeAllListeners(): unknown;
+  readonly writableNeedDrain: boolean;
+  readonly writableEnded: boolean;
+  readonly writableFinished: boolean;
+  readonly destroyed: boolean;
+}
+
+/** ws's Sender as wsmount drives it. */
+export interface SenderLike {
+  send(data: unknown, options: { binary: boolean; compress: boolean; fin: boolean; mask: boolean }, callback?: (error?: Error) => void): void;
+  ping(data: unknown, mask: boolean, callback: (() => void) | undefined): void;
+  pong(data: unknown, mask: boolean, callback: () => void): void;
+  close(code: number | undefined, reason: string | Buffer | undefined, mask: boolean, callback: (error?: Error | null) => void): void;
+  onerror: (error: Error) => void;
+  readonly _bufferedBytes: number;
+}
+
+export interface DeflateLike {
+  accept(offers: unknown[]): unknown;
+  cleanup(): void;
+  params: Readonly<Record<string, unknown>> | null;
+}
+
+export interface ExtensionHeader {
+  parse(header: string): Record<string, Array<Record<string, Array<string | true>>>>;
+  format(extensions: Record<string, Array<Record<string, Array<string | true>>>>): string;
+}
+
+export interface EngineParts {
+  Receiver: new (options: Record<string, unknown>) => ReceiverLike;
+  Sender: new (socket: unknown, extensions: Record<string, unknown>) => SenderLike;
+  PerMessageDeflate: new (options: Record<string, unknown>) => DeflateLike;
+  extension: ExtensionHeader;
+}
+
+/**
+ * ws's engine parts when they are there and behave as expected: a masked text frame through the
+ * Receiver comes out as the message, the Sender frames a message and a close frame as RFC 6455 says,
+ * and the extension header tools parse and format an offer back unchanged. `null` otherwise.
+ */
+export function probeEngineParts(candidate: Partial<EngineParts>): EngineParts | null {
+  try {
+    const { Receiver, Sender, PerMessageDeflate, extension } = candidate;
+    if (typeof Receiver !== "function" || typeof Sender !== "function" || typeof PerMessageDeflate !== "function") return null;
+    if (typeof extension?.parse !== "function" || typeof extension.format !== "function") return null;
+    if (typeof PerMessageDeflate.prototype?.accept !== "function" || typeof PerMessageDeflate.prototype.cleanup !== "function") return null;
+    if (extension.format(extension.parse("permessage-deflate; client_max_window_bits")) !== "permessage-deflate; client_max_window_bits") return null;
+
+    const receiver = new Receiver({ allowSynchronousEvents: true, binaryType: "nodebuffer", extensions: {}, isServer: true, maxPayload: 1024 });
+    let received: unknown = null;
+    receiver.on("message", (data: unknown, isBinary: unknown) => (received = [data, isBinary]));
+    receiver.on("error", () => (received = null));
+    // "hi", masked with 0x01020304, as a client sends it.
+    receiver.write(Buffer.from([0x81, 0x82, 0x01, 0x02, 0x03, 0x04, 0x69, 0x6b]));
+    if (!Array.isArray(received) || !Buffer.isBuffer(received[0]) || received[0].toString() !== "hi" || received[1] !== false) return null;
+    if (typeof receiver.writableNeedDrain !== "boolean" || typeof receiver.removeAllListeners !== "function") return null;
+
+    const written: Buffer[] = [];
+    const socket = { write: (chunk: Buffer) => (written.push(Buffer.from(chunk)), true), cork() {}, uncork() {} };
+    const sender = new Sender(socket, {});
+    if (typeof sender.ping !== "function" || typeof sender.pong !== "function" || !("onerror" in sender)) return null;
+    sender.send(Buffer.from("hi"), { binary: false, compress: false, fin: true, mask: false });
+    sender.close(1000, undefined, false, () => {});
+    if (!Buffer.concat(written).equals(Buffer.from([0x81, 0x02, 0x68, 0x69, 0x88, 0x02, 0x03, 0xe8]))) return null;
+    if (sender._bufferedBytes !== 0) return null;
+    return { Receiver, Sender, PerMessageDeflate, extension };
+  } catch {
+    return null;
+  }
+}
+
+/** The probe's result, whichever path handshakes take. */
+export const probedEngineParts: EngineParts | null = probeEngineParts(ws as unknown as Partial<EngineParts>);
+
+/** The engine parts wsmount drives, or `null` when handshakes go through ws's WebSocketServer. */
+export function engineParts(): EngineParts | null {
+  return mode === Public ? null : probedEngineParts;
+}
+
+const kStatusCodeName = "status-code";
+/** ws's errors by code, for a ws whose errors lose the close code they carry (RFC 6455 section 7.4.1). */
+const CLOSE_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+};
+
+/**
+ * The close code a receiver error asks for. ws keeps it under a private symbol (described
+ * "status-code"); without it, the error's code decides, and any other protocol error is 1002.
+ */
+export function closeCodeOf(error: Error): number {
+  for (const symbol of Object.getOwnPropertySymbols(error)) {
+    if (symbol.description !== kStatusCodeName) continue;
+    const code = (error as unknown as Record<symbol, unknown>)[symbol];
+    if (typeof code === "number") return code;
+  }
+  const code = (error as Error & { code?: unknown }).code;
+  if (typeof code !== "string") return 1002;
+  // zlib's codes (Z_DATA_ERROR...): a compressed message that does not inflate.
+  return CLOSE_CODES[code] ?? (code.startsWith("Z_") ? 1007 : 1002);
+}

@@ -73,7 +73,10 @@ export function checkHandshake(request: IncomingMessage): Refusal | null {
     return { status: 400, reason: "bad-request", body: "Missing Host header" };
   }
   // 3-4. "An |Upgrade| header field containing websocket", "a |Connection| header field that includes upgrade"
-  if (!isWebSocketUpgrade(request)) {
+  // Exactly one protocol, websocket: a repeated header (joined by Node as "websocket, websocket") or a
+  // list of protocols is refused, as ws refuses it.
+  const upgrade = request.headers.upgrade;
+  if (upgrade === undefined || upgrade.trim().toLowerCase() !== "websocket") {
     return { status: 400, reason: "bad-request", body: "Missing or invalid Upgrade header" };
   }
   const connection = request.headers.connection;
