@@ -289,8 +289,18 @@ export const probedEngineParts: EngineParts | null = probeEngineParts(ws as unkn
 
 /** The engine parts wsmount drives, or `null` when handshakes go through ws's WebSocketServer. */
 export function engineParts(): EngineParts | null {
-  return mode === Public ? null : probedEngineParts;
+  if (mode === Public) return null;
+  if (probedEngineParts === null && !engineWarned) {
+    engineWarned = true;
+    process.emitWarning(
+      "wsmount: this version of ws exports its Receiver, Sender or PerMessageDeflate differently from what wsmount expects; handshakes go through ws's WebSocketServer",
+      { code: "WSMOUNT_WS_COMPAT" },
+    );
+  }
+  return probedEngineParts;
 }
+
+let engineWarned = false;
 
 const kStatusCodeName = "status-code";
 /** ws's errors by code, for a ws whose errors lose the close code they carry (RFC 6455 section 7.4.1). */

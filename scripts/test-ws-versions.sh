@@ -17,7 +17,7 @@ if [ ${#versions[@]} -eq 0 ]; then
   versions=("$oldest")
   [ "$newest" != "$oldest" ] && versions+=("$newest")
 fi
-files=(test/hardening/ws-compat.test.ts test/hardening/outbox.test.ts test/regressions test/foundation/mounting.test.ts test/events)
+files=(test/hardening/ws-compat.test.ts test/hardening/close-path.test.ts test/core/negotiation-compat.test.ts test/conformance/frames.test.ts test/hardening/outbox.test.ts test/regressions test/foundation/mounting.test.ts test/events)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0
@@ -39,8 +39,8 @@ for version in "${versions[@]}"; do
   fi
 done
 if [ -n "$last" ]; then
-  echo "ws ${versions[-1]}, public API only (WSMOUNT_WS_INTERNALS=0): running the outbox and ws-compat tests"
-  if WSMOUNT_WS_INTERNALS=0 WSMOUNT_WS_DIR="$last" npx vitest run --config scripts/vitest.ws-versions.config.ts test/hardening/outbox.test.ts test/hardening/ws-compat.test.ts; then
+  echo "ws ${versions[-1]}, public API only (WSMOUNT_WS_INTERNALS=0): running the outbox, ws-compat, close-path and frame tests"
+  if WSMOUNT_WS_INTERNALS=0 WSMOUNT_WS_DIR="$last" npx vitest run --config scripts/vitest.ws-versions.config.ts test/hardening/outbox.test.ts test/hardening/ws-compat.test.ts test/hardening/close-path.test.ts test/conformance/frames.test.ts; then
     echo "public API only: passed"
   else
     echo "public API only: FAILED"

@@ -84,8 +84,8 @@ export const TARGETS: readonly Target[] = [
     server: "bench/servers/ws-express-loaded.ts",
     protocol: "ws",
     packages: ["ws", "express"],
-    scenarios: ["echo-binary"],
-    note: "Control for the 64 KiB echo: the raw ws server, unchanged, in a process that has also loaded Express (imported, never used). It shows what a framework's mere presence in the process does to that scenario.",
+    scenarios: ["echo-binary", "idle-memory"],
+    note: "Control for the 64 KiB echo and the idle memory: the raw ws server, unchanged, in a process that has also loaded Express (an app made, never used). It shows what a framework's mere presence in the process does to those scenarios.",
   },
   {
     id: "express-ws",

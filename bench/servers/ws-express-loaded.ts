@@ -1,7 +1,9 @@
 /**
- * Control for the 64 KiB echo: the raw ws server (`ws.ts`, unchanged) in a process that has also loaded
- * Express without using it. With large messages the framework's code in the heap alone changes how V8
- * schedules its garbage collections; this target measures that apart from any WebSocket library.
+ * Control for the 64 KiB echo and the idle memory: the raw ws server (`ws.ts`, unchanged) in a process
+ * that has also loaded Express and made an app, never routed to. It measures what a framework's mere
+ * presence in the process costs, apart from any WebSocket library.
  */
-import "express";
+import express from "express";
 import "./ws.js";
+
+express();
