@@ -12,7 +12,9 @@ import { brokerErrorChannel, connectionCloseChannel, connectionOpenChannel, erro
 import { FaultLog } from "./fault-log.js";
 import { joinBudget } from "./memory-budget.js";
 import { requireServer } from "./server-argument.js";
-import { connectionHeaders, isUpgradeRequest, type Refusal } from "./upgrade/handshake.js";
+import { connectionHeaders, isUpgradeRequest, requestUrl, type Refusal } from "./upgrade/handshake.js";
+import { peerAddress } from "./upgrade/node-compat.js";
+import { now } from "./clock.js";
 import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type EndpointOptions, type ResolvedOptions } from "./options.js";
 import { Counters, type EndpointStats } from "./stats.js";
@@ -539,8 +541,8 @@ export class Endpoint<Data = unknown, In extends EventMap = DefaultEventMap, Out
   }
 
   #open<Context>(ws: SocketLike, request: IncomingMessage, match: RouteMatch<Data, Context, In, Out>, id: string, data: Data): void {
-    const info = new ConnectionRequest(request.url ?? "/", paramsToKeep(match.params), connectionHeaders(request.headers), request.socket.remoteAddress);
-    const connection = new Connection<Data, In, Out>(ws, this, id, data, info, Date.now());
+    const info = new ConnectionRequest(requestUrl(request.url), paramsToKeep(match.params), connectionHeaders(request.headers), peerAddress(request.socket));
+    const connection = new Connection<Data, In, Out>(ws, this, id, data, info, now());
     this.#connections.set(id, connection);
     this.#connectionChanged(id);
     this.counters.accepted++;

@@ -27,6 +27,19 @@ export interface EngineOptions {
 export type Extensions = Record<string, { cleanup(): void; params: Readonly<Record<string, unknown>> | null }>;
 
 const kEngine = Symbol("wsmount.engine");
+
+/** Our close frame is written. */
+const CLOSE_SENT = 1;
+/** The peer's close frame arrived. */
+const CLOSE_RECEIVED = 2;
+/** An error was reported (once per connection, as ws emits one 'error'). */
+const ERROR_REPORTED = 4;
+/** The application paused reading. */
+const PAUSED = 8;
+/** The socket closed: its listeners are gone. */
+const DETACHED = 16;
+/** The receiver emitted 'error' (a protocol violation): nothing more is read. */
+const RECEIVER_FAILED = 32;
 const EMPTY = Buffer.alloc(0);
 
 type Owned<T> = T & { [kEngine]: Engine };
@@ -51,13 +64,8 @@ export class Engine {
   #sink: SocketSink | null = null;
   #closeCode = 1006;
   #closeMessage: Buffer = EMPTY;
-  #closeFrameSent = false;
-  #closeFrameReceived = false;
-  #errorReported = false;
-  #paused = false;
-  #detached = false;
-  /** The receiver emitted 'error' (a protocol violation): nothing more is read. */
-  #receiverFailed = false;
+  /** The booleans below, in one field (a connection holds one engine for its life). */
+  #flags = 0;
   #pendingPongs = 0;
   #closeTimer: NodeJS.Timeout | null = null;
 
@@ -133,7 +141,7 @@ export class Engine {
   close(code?: number, reason?: string | Buffer): void {
     if (this.readyState === ReadyState.CLOSED) return;
     if (this.readyState === ReadyState.CLOSING) {
-      if (this.#closeFrameSent && (this.#closeFrameReceived || this.#receiverFailed)) this.#endSocket();
+      if ((this.#flags & CLOSE_SENT) !== 0 && (this.#flags & (CLOSE_RECEIVED | RECEIVER_FAILED)) !== 0) this.#endSocket();
       return;
     }
     // Validates the code and the reason (throws) before anything changes.
@@ -151,21 +159,21 @@ export class Engine {
 
   pause(): void {
     if (this.readyState === ReadyState.CLOSED) return;
-    this.#paused = true;
+    this.#flags |= PAUSED;
     this._socket.pause();
   }
 
   resume(): void {
     if (this.readyState === ReadyState.CLOSED) return;
-    this.#paused = false;
+    this.#flags &= ~PAUSED;
     if (!this._receiver.writableNeedDrain) this._socket.resume();
   }
 
   #closeFrameWritten(error: Error | null | undefined): void {
     // A write error is handled by the socket's 'error' listener: only a written frame counts.
     if (error) return;
-    this.#closeFrameSent = true;
-    if (this.#closeFrameReceived || this.#receiverFailed) this.#endSocket();
+    this.#flags |= CLOSE_SENT;
+    if ((this.#flags & (CLOSE_RECEIVED | RECEIVER_FAILED)) !== 0) this.#endSocket();
   }
 
   #startCloseTimer(): void {
@@ -184,8 +192,8 @@ export class Engine {
   }
 
   #report(error: Error): void {
-    if (this.#errorReported) return;
-    this.#errorReported = true;
+    if ((this.#flags & ERROR_REPORTED) !== 0) return;
+    this.#flags |= ERROR_REPORTED;
     this.#sink?._error(error);
   }
 
@@ -201,11 +209,11 @@ export class Engine {
 
   /** @internal receiver events */
   _onConclude(code: number, reason: Buffer): void {
-    this.#closeFrameReceived = true;
+    this.#flags |= CLOSE_RECEIVED;
     this.#closeCode = code;
     // Copied: a view would keep the socket's whole read buffer alive.
     this.#closeMessage = reason.length === 0 ? EMPTY : Buffer.from(reason);
-    if (this.#detached) return;
+    if ((this.#flags & DETACHED) !== 0) return;
     // Read on to the end of the stream (the peer's FIN) without parsing: nothing may follow a close frame.
     this._socket.removeListener("data", socketOnData);
     process.nextTick(resumeStream, this._socket);
@@ -215,8 +223,8 @@ export class Engine {
 
   /** @internal */
   _onReceiverError(error: Error): void {
-    this.#receiverFailed = true;
-    if (!this.#detached) {
+    this.#flags |= RECEIVER_FAILED;
+    if ((this.#flags & DETACHED) === 0) {
       this._socket.removeListener("data", socketOnData);
       process.nextTick(resumeStream, this._socket);
       this.close(closeCodeOf(error));
@@ -226,7 +234,7 @@ export class Engine {
 
   /** @internal */
   _onReceiverDrain(): void {
-    if (!this.#paused) this._socket.resume();
+    if ((this.#flags & PAUSED) === 0) this._socket.resume();
   }
 
   /** @internal */
@@ -278,17 +286,17 @@ export class Engine {
     if (this.readyState !== ReadyState.CLOSED) this.readyState = ReadyState.CLOSING;
     const receiver = this._receiver;
     // Bytes still buffered in a paused socket (the close frame among them) go to the receiver first.
-    if (!socket.readableEnded && !this.#closeFrameReceived && !this.#receiverFailed && socket.readableLength !== 0) {
+    if (!socket.readableEnded && (this.#flags & (CLOSE_RECEIVED | RECEIVER_FAILED)) === 0 && socket.readableLength !== 0) {
       const chunk = socket.read(socket.readableLength) as Buffer | null;
       if (chunk !== null) receiver.write(chunk);
     }
     this.#endReceiver();
-    this.#detached = true;
+    this.#flags |= DETACHED;
     if (this.#closeTimer !== null) {
       clearTimeout(this.#closeTimer);
       this.#closeTimer = null;
     }
-    if (receiver.writableFinished || this.#receiverFailed) this.#emitClose();
+    if (receiver.writableFinished || (this.#flags & RECEIVER_FAILED) !== 0) this.#emitClose();
     else {
       receiver.on("error", receiverOnFinish);
       receiver.on("finish", receiverOnFinish);

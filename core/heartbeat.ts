@@ -10,6 +10,7 @@ import { ErrorCode } from "./errors.js";
 import { checkBudget } from "./memory-budget.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Counters } from "./stats.js";
+import { now } from "./clock.js";
 
 /** `_expire` without a closing handshake: the socket is destroyed. */
 const TERMINATE = 0;
@@ -43,7 +44,7 @@ export class Heartbeat {
   /** Starts ticking if any rule is enabled and it is not running yet. */
   start(): void {
     if (this.#timer !== null || this.#interval === 0) return;
-    this.#timer = setInterval(() => this.tick(Date.now()), this.#interval);
+    this.#timer = setInterval(() => this.tick(now()), this.#interval);
     this.#timer.unref();
   }
 

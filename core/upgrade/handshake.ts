@@ -285,6 +285,15 @@ const sharedValues = new Map<string, string>();
 const MAX_SHARED_VALUES = 256;
 const MAX_SHARED_LENGTH = 256;
 
+/**
+ * The URL a connection keeps: one string shared by the connections of the same URL when it has no
+ * query (a query is usually per client: a token, an id).
+ */
+export function requestUrl(url: string | undefined): string {
+  if (url === undefined) return "/";
+  return url.includes("?") ? url : shared(url);
+}
+
 function shared(value: string): string {
   const known = sharedValues.get(value);
   if (known !== undefined) return known;

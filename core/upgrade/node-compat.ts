@@ -89,3 +89,34 @@ export function bindResponse(request: IncomingMessage, socket: Duplex): ServerRe
 export function unbindResponse(response: ServerResponse, socket: Duplex): void {
   if (response.socket === socket) response.detachSocket(socket as Socket);
 }
+
+type PeerSocket = Socket & {
+  _peername?: { address?: unknown };
+  _handle?: { getpeername?(out: Record<string, unknown>): number } | null;
+};
+
+/** Unchecked until the first TCP socket, then whether `_handle.getpeername` answers as `remoteAddress` does. */
+let peernameFromHandle: boolean | undefined;
+
+/**
+ * The socket's remote address. `socket.remoteAddress` caches the peer's name object on the socket for
+ * its whole life (about 80 bytes per connection); the handle's `getpeername`, which that getter calls,
+ * answers without caching. It is checked against `remoteAddress` on the first socket; when it is missing
+ * or answers differently, `remoteAddress` is used.
+ */
+export function peerAddress(socket: Socket): string | undefined {
+  const peer = socket as PeerSocket;
+  const cached = peer._peername;
+  if (cached !== undefined && typeof cached.address === "string") return cached.address;
+  if (peernameFromHandle !== false) {
+    const handle = peer._handle;
+    if (handle != null && typeof handle.getpeername === "function") {
+      const out: Record<string, unknown> = {};
+      const address = handle.getpeername(out) === 0 && typeof out.address === "string" ? out.address : undefined;
+      if (peernameFromHandle === true) return address;
+      peernameFromHandle = address !== undefined && address === socket.remoteAddress;
+      return socket.remoteAddress;
+    }
+  }
+  return socket.remoteAddress;
+}

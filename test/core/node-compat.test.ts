@@ -8,7 +8,8 @@ import express from "express";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { websocket } from "../../adapters/express.js";
-import { nodeHttp, overrideNodeHttpSupport } from "../../core/upgrade/node-compat.js";
+import { nodeHttp, overrideNodeHttpSupport, peerAddress } from "../../core/upgrade/node-compat.js";
+import { Duplex } from "node:stream";
 import { handshake, open, nextMessage, readAll } from "../helpers/client.js";
 
 describe("Node HTTP internals", () => {
@@ -62,5 +63,36 @@ describe("fallbacks when a probe fails", () => {
     const answer = await readAll(socket);
     expect(answer).toMatch(/^HTTP\/1\.1 500 /);
     expect(errors.map((error) => (error as { code?: string }).code)).toEqual(["ERR_WSMOUNT_INTERNAL"]);
+  });
+});
+
+describe("the peer's address", () => {
+  test("is read without leaving the peer's name cached on the socket, and equals remoteAddress", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
+    const client = net.connect((server.address() as AddressInfo).port, "127.0.0.1");
+    const socket = await accepted;
+    try {
+      // The first socket checks the handle against remoteAddress (and caches on that one socket only).
+      expect(peerAddress(socket)).toBe("127.0.0.1");
+      const second = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
+      const other = net.connect((server.address() as AddressInfo).port, "127.0.0.1");
+      const socket2 = await second;
+      expect(peerAddress(socket2)).toBe("127.0.0.1");
+      expect((socket2 as net.Socket & { _peername?: unknown })._peername).toBeUndefined();
+      expect(socket2.remoteAddress).toBe("127.0.0.1");
+      other.destroy();
+      socket2.destroy();
+    } finally {
+      client.destroy();
+      socket.destroy();
+      server.close();
+    }
+  });
+
+  test("falls back to remoteAddress for a socket without a TCP handle", () => {
+    const duplex = Object.assign(new Duplex({ read() {}, write: (_c, _e, callback) => callback() }), { remoteAddress: "10.0.0.1" });
+    expect(peerAddress(duplex as unknown as net.Socket)).toBe("10.0.0.1");
   });
 });
