@@ -23,7 +23,8 @@
  * would count as the connections' RSS. The report: memory per connection (RSS, JS heap, external, and RSS
  * minus heapTotal and external: allocator memory outside the JS heap), the snapshot diff grouped by
  * constructor (objects) or type (closures, arrays, strings, code), count and self size per connection, and
- * one retaining path from the root for a sample instance of each of the biggest groups.
+ * one retaining path from the root for a sample instance of each of the biggest groups, with what that
+ * sample alone keeps alive (its retained set).
  *
  * Options: --warmup <n> (default 100), --sources <n> loopback source addresses (default 4),
  * --concurrency <n> handshakes in flight (default 200), --settle <ms> wait after the last open (default 2000),
@@ -99,7 +100,7 @@ export interface Result {
     total: { count: number; bytes: number };
     groups: Row[];
     details: Row[];
-    paths: Array<{ group: string; sample: string; path: string[]; direct: string[] }>;
+    paths: Array<{ group: string; sample: string; path: string[]; direct: string[]; retained: ReturnType<Retainers["retainedBy"]> }>;
   };
 }
 
@@ -350,7 +351,13 @@ function analyse(settings: Settings, before: Census, measured: HeapSnapshot): No
     if (list === undefined || list.length === 0) continue;
     // Most instances belong to the connections: one from the middle of the heap is one of theirs.
     const sample = list[Math.floor(list.length / 2)]!;
-    paths.push({ group, sample: measured.describe(sample), path: retainers.pathTo(sample), direct: retainers.directRetainers(sample) });
+    paths.push({
+      group,
+      sample: measured.describe(sample),
+      path: retainers.pathTo(sample),
+      direct: retainers.directRetainers(sample),
+      retained: retainers.retainedBy(sample),
+    });
   }
   return {
     total: { count: (after.total.count - before.total.count) / n, bytes: (after.total.size - before.total.size) / n },
@@ -433,6 +440,9 @@ function print(result: Result, settings: Pick<Settings, "top">): void {
       for (const step of entry.path) lines.push(`  ${step}`);
       lines.push("  direct retainers:");
       for (const step of entry.direct) lines.push(`    ${step}`);
+      const { retained } = entry;
+      const parts = retained.groups.slice(0, 12).map((group) => `${group.group} ${group.count > 1 ? `x${group.count} ` : ""}${group.size}`);
+      lines.push(`  retained by the sample alone: ${retained.count} objects, ${retained.size} bytes: ${parts.join(", ")}${retained.groups.length > 12 ? ", ..." : ""}`);
     }
   }
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -238,6 +238,49 @@ export class Retainers {
     return steps.reverse();
   }
 
+  /**
+   * What `node` alone keeps alive (its retained set: what the root no longer reaches without it), by group,
+   * biggest first, with the total.
+   */
+  retainedBy(node: number): { count: number; size: number; groups: Array<{ group: string; count: number; size: number }> } {
+    const s = this.#snapshot;
+    const reached = new Uint8Array(s.nodeCount);
+    const queue = new Int32Array(s.nodeCount);
+    const walk = (start: number, blocked: number, mark: number): void => {
+      let head = 0;
+      let tail = 0;
+      queue[tail++] = start;
+      reached[start] = reached[start]! | mark;
+      while (head < tail) {
+        const from = queue[head++]!;
+        for (let edge = s.firstEdge[from]!; edge < s.firstEdge[from + 1]!; edge += s.edgeFieldCount) {
+          if (s.edgeType(edge) === "weak") continue;
+          const to = s.edgeTo(edge);
+          if (to === blocked || (reached[to]! & mark) !== 0) continue;
+          reached[to] = reached[to]! | mark;
+          queue[tail++] = to;
+        }
+      }
+    };
+    walk(0, node, 1);
+    walk(node, -1, 2);
+    const groups = new Map<string, { group: string; count: number; size: number }>();
+    let count = 0;
+    let size = 0;
+    for (let other = 0; other < s.nodeCount; other++) {
+      if (reached[other] !== 2) continue;
+      const group = groupOf(s, other);
+      const bytes = s.selfSize(other);
+      const entry = groups.get(group) ?? { group, count: 0, size: 0 };
+      entry.count++;
+      entry.size += bytes;
+      groups.set(group, entry);
+      count++;
+      size += bytes;
+    }
+    return { count, size, groups: [...groups.values()].sort((a, b) => b.size - a.size) };
+  }
+
   /** Every direct retainer of `node` (at most `limit`). */
   directRetainers(node: number, limit = 8): string[] {
     const s = this.#snapshot;
