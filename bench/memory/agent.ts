@@ -35,6 +35,9 @@ function collect(): void {
 /** {@link MemorySample} right after two full GCs, and once RSS has settled. */
 export interface SettledSample extends MemorySample {
   settled: MemorySample;
+  /** Resident bytes by kind of mapping (Linux): right after the two GCs, and once settled. */
+  mappings?: MappingSample;
+  settledMappings?: MappingSample;
   /** Rounds of GCs (500 ms apart) it took to settle. */
   rounds: number;
 }
@@ -49,6 +52,7 @@ const SETTLED_BYTES = 256 * 1024;
  */
 async function settle(minWait: number): Promise<SettledSample> {
   const first = sample();
+  const firstMappings = readMappings();
   const started = Date.now();
   let previous = first;
   let quiet = 0;
@@ -60,7 +64,7 @@ async function settle(minWait: number): Promise<SettledSample> {
     quiet = Math.abs(next.rss - previous.rss) < SETTLED_BYTES && next.heapTotal === previous.heapTotal ? quiet + 1 : 0;
     previous = next;
   }
-  return { ...first, settled: previous, rounds };
+  return { ...first, settled: previous, rounds, mappings: firstMappings, settledMappings: readMappings() };
 }
 
 function sample(): MemorySample {
@@ -75,8 +79,8 @@ function sample(): MemorySample {
  */
 export type MappingSample = Record<string, number>;
 
-function mappings(): MappingSample {
-  collect();
+function readMappings(): MappingSample | undefined {
+  if (process.platform !== "linux") return undefined;
   const out: MappingSample = {};
   let kind = "";
   for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
@@ -103,7 +107,8 @@ createInterface({ input: process.stdin }).on("line", (line) => {
     if (command === "mem") {
       void settle(Number(rest[0] ?? 0)).then((memory) => process.stdout.write(`MEM ${JSON.stringify(memory)}\n`));
     } else if (command === "maps") {
-      process.stdout.write(`MAPS ${JSON.stringify(mappings())}\n`);
+      collect();
+      process.stdout.write(`MAPS ${JSON.stringify(readMappings() ?? {})}\n`);
     } else if (command === "snapshot") {
       const path = rest.join(" ");
       collect();

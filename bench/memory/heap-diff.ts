@@ -21,7 +21,8 @@
  *
  * The baseline snapshot runs in its own process because a snapshot leaves allocator memory behind that
  * would count as the connections' RSS. The report: memory per connection (RSS, JS heap, external, and RSS
- * minus heapTotal and external: allocator memory outside the JS heap), the snapshot diff grouped by
+ * minus heapTotal and external: memory outside the JS heap), resident memory by kind of mapping (Linux: glibc's
+ * brk heap apart from V8's anonymous page mappings), the snapshot diff grouped by
  * constructor (objects) or type (closures, arrays, strings, code), count and self size per connection, and
  * one retaining path from the root for a sample instance of each of the biggest groups, with what that
  * sample alone keeps alive (its retained set).
@@ -90,8 +91,6 @@ export interface Result {
   nodeFlags: string[];
   before: SettledSample;
   after: SettledSample;
-  /** Resident bytes by kind of mapping (Linux), before and after. */
-  mappings?: { before: MappingSample; after: MappingSample };
   /** Bytes per connection right after two full GCs (as the benchmark's `stats`). */
   perConnection: PerConnection;
   /** Bytes per connection once RSS settled (more GCs, until V8 has given freed pages back). */
@@ -199,12 +198,6 @@ async function memory(server: Proc, minWait: number): Promise<SettledSample> {
   return JSON.parse(await server.expect("MEM", 60_000)) as SettledSample;
 }
 
-async function maps(server: Proc): Promise<MappingSample | undefined> {
-  if (process.platform !== "linux") return undefined;
-  server.send("maps");
-  return JSON.parse(await server.expect("MAPS", 60_000)) as MappingSample;
-}
-
 async function snapshot(server: Proc, path: string): Promise<HeapSnapshot> {
   server.send(`snapshot ${path}`);
   await server.expect("SNAPSHOT", 600_000);
@@ -228,8 +221,6 @@ async function run(settings: Settings): Promise<Result> {
   const stopAll = () => Promise.all(procs.splice(0).map((proc) => proc.stop()));
   let before: SettledSample;
   let after: SettledSample;
-  let mapsBefore: MappingSample | undefined;
-  let mapsAfter: MappingSample | undefined;
   let measured: HeapSnapshot | null = null;
   try {
     // 1. measured process
@@ -239,14 +230,12 @@ async function run(settings: Settings): Promise<Result> {
     if (settings.warmup > 0) procs.push(await connect(settings, port, settings.warmup));
     await sleep(settings.settle);
     before = await memory(server, settings.settledWait);
-    mapsBefore = await maps(server);
     const started = performance.now();
     const holder = await connect(settings, port, settings.count);
     procs.push(holder);
     log(`${settings.count} connections open in ${Math.round(performance.now() - started)} ms`);
     await sleep(settings.settle);
     after = await memory(server, settings.settledWait);
-    mapsAfter = await maps(server);
     if (settings.heap) {
       measured = await snapshot(server, `${stem}-after.heapsnapshot`);
       log(`snapshot after: ${measured.nodeCount} nodes`);
@@ -269,8 +258,6 @@ async function run(settings: Settings): Promise<Result> {
     perConnection: perConnection(before, after, n),
     perConnectionSettled: perConnection(before.settled, after.settled, n),
   };
-
-  if (mapsBefore !== undefined && mapsAfter !== undefined) result.mappings = { before: mapsBefore, after: mapsAfter };
 
   if (measured !== null) {
     // 2. baseline process
@@ -410,19 +397,21 @@ function print(result: Result, settings: Pick<Settings, "top">): void {
       processRow("after, settled", result.after.settled),
     ]),
   );
-  if (result.mappings !== undefined) {
-    const { before, after } = result.mappings;
-    const kinds = [...new Set([...Object.keys(before), ...Object.keys(after)])]
-      .map((kind) => ({ kind, before: before[kind] ?? 0, after: after[kind] ?? 0 }))
-      .filter((row) => row.before !== row.after)
-      .sort((x, y) => Math.abs(y.after - y.before) - Math.abs(x.after - x.before));
+  const { before: b, after: a } = result;
+  if (b.mappings !== undefined && a.mappings !== undefined && b.settledMappings !== undefined && a.settledMappings !== undefined) {
+    const delta = (x: MappingSample, y: MappingSample, kind: string) => ((y[kind] ?? 0) - (x[kind] ?? 0)) / result.count;
+    const kinds = [...new Set([...Object.keys(a.mappings), ...Object.keys(b.mappings), ...Object.keys(a.settledMappings), ...Object.keys(b.settledMappings)])]
+      .map((kind) => ({ kind, early: delta(b.mappings!, a.mappings!, kind), settled: delta(b.settledMappings!, a.settledMappings!, kind) }))
+      .filter((row) => Math.abs(row.early) >= 10 || Math.abs(row.settled) >= 10)
+      .sort((x, y) => Math.abs(y.early) - Math.abs(x.early));
     lines.push("");
     lines.push(
       table([
-        ["resident, by mapping", "before MiB", "after MiB", "KiB/conn"],
-        ...kinds.map((row) => [row.kind, mib(row.before), mib(row.after), kib((row.after - row.before) / result.count)]),
+        ["resident by mapping, KiB/conn", "after 2 GCs", "settled"],
+        ...kinds.map((row) => [row.kind, kib(row.early), kib(row.settled)]),
       ]),
     );
+    lines.push("(brk heap: glibc malloc's main arena; anon 256K and other anon sizes: mostly V8 heap pages, which merge into larger mappings)");
   }
   const heap = result.heap;
   if (heap !== undefined) {
