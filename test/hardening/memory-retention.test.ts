@@ -34,6 +34,8 @@ function gcOrNull(): (() => void) | null {
 }
 
 const gc = gcOrNull();
+/** Said in the test's name when it is skipped. */
+const skipped = gc === null ? " (skipped: GC cannot be run in this process; run node with --expose-gc)" : "";
 
 /** What a fixture saw in its connection handler: weak references only, so that the test holds nothing. */
 interface Watched {
@@ -169,7 +171,7 @@ describe.each(Object.keys(fixtures))("an open connection through %s", (name) => 
     fixture = null;
   });
 
-  test.skipIf(gc === null)("holds none of the framework's request and response objects", async () => {
+  test.skipIf(gc === null)(`holds none of the framework's request and response objects${skipped}`, async () => {
     const watched: Watched = { refs: new Map(), connections: [] };
     fixture = await fixtures[name]!(watched);
     const port = (fixture.server.address() as AddressInfo).port;
