@@ -75,7 +75,7 @@ export const SCENARIOS: readonly Scenario[] = [
     serverEnv: {},
     params: (profile) => ({ connections: idleConnections(profile), concurrency: 256, sources: 16, maxHoldMs: 30_000 }),
     method: (profile) =>
-      `${idleConnections(profile).toLocaleString("en-US")} idle connections on /echo, heartbeat on; server RSS after a full GC with all connected minus RSS after a full GC before, divided by the connections. ` +
+      `${idleConnections(profile).toLocaleString("en-US")} idle connections on /echo, heartbeat on; server RSS with all connected minus RSS before, each measured after full GCs repeated until RSS settles (V8 returns freed pages over several collections), divided by the connections. ` +
       "The marginal columns measure the second half alone (RSS with all minus RSS with half, over half the connections), which leaves out one-off allocations such as compiled code and heap growth.",
   },
 ];
