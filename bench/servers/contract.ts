@@ -15,6 +15,8 @@
  * answer each `stats` line on stdin with `STATS <json>` (after a full GC when `--expose-gc`).
  */
 import { createInterface } from "node:readline";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 
 /** Routes of the contract. */
 export type Route = "/echo" | "/bcast" | "/auth";
@@ -96,6 +98,32 @@ export async function collectStats(): Promise<ServerStats> {
   };
 }
 
+/** A CPU profile of this process between two commands (bench/profile/run.ts), through the inspector. */
+const profiler = {
+  session: null as Session | null,
+  async start(): Promise<void> {
+    const session = new Session();
+    session.connect();
+    this.session = session;
+    await post(session, "Profiler.enable");
+    await post(session, "Profiler.setSamplingInterval", { interval: 250 });
+    await post(session, "Profiler.start");
+  },
+  async stop(path: string): Promise<string> {
+    const session = this.session;
+    if (session === null) throw new Error("no profile was started");
+    const { profile } = (await post(session, "Profiler.stop")) as { profile: unknown };
+    session.disconnect();
+    this.session = null;
+    writeFileSync(path, JSON.stringify(profile));
+    return path;
+  },
+};
+
+function post(session: Session, method: string, params?: object): Promise<unknown> {
+  return new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+}
+
 /**
  * Announces readiness and serves the stdin control channel. Exits when stdin closes,
  * so a server never outlives its runner.
@@ -103,7 +131,10 @@ export async function collectStats(): Promise<ServerStats> {
 export function announce(port: number): void {
   const lines = createInterface({ input: process.stdin });
   lines.on("line", (line) => {
-    if (line.trim() === "stats") void collectStats().then((stats) => process.stdout.write(`STATS ${JSON.stringify(stats)}\n`));
+    const command = line.trim();
+    if (command === "stats") void collectStats().then((stats) => process.stdout.write(`STATS ${JSON.stringify(stats)}\n`));
+    else if (command === "profile-start") void profiler.start().then(() => process.stdout.write("PROFILING\n"));
+    else if (command.startsWith("profile-stop ")) void profiler.stop(command.slice("profile-stop ".length)).then((path) => process.stdout.write(`PROFILE ${path}\n`));
   });
   lines.on("close", () => process.exit(0));
   process.stdout.write(`READY ${port}\n`);
