@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { detectPlacement, killAll } from "./harness/child.js";
 import { describeMachine } from "./harness/machine.js";
+import { buildPackage } from "./harness/build.js";
 import { writeReport, type RunFile } from "./harness/report.js";
 import { runPair, type RunRecord } from "./harness/runner.js";
 import { SCENARIOS, WINDOWS, type Profile } from "./harness/scenarios.js";
@@ -57,6 +58,8 @@ process.on("exit", killAll);
 const placement = detectPlacement();
 const machine = describeMachine(root);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
+log("building the package (npm run build): the servers import dist/ as users do");
+buildPackage(root);
 log(`wsmount bench (${profile}, ${runs} run${runs > 1 ? "s" : ""}): ${placement.description}`);
 
 const availability = targets.map((target) => ({ target, unavailable: unavailability(target, root) }));

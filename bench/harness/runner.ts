@@ -4,6 +4,7 @@ import type { ServerStats } from "../servers/contract.js";
 import { Child, type Placement } from "./child.js";
 import { WINDOWS, type Profile, type Scenario } from "./scenarios.js";
 import type { Target } from "./targets.js";
+import { SERVER_ENV } from "./build.js";
 
 const READY_TIMEOUT_MS = 20_000;
 const STATS_TIMEOUT_MS = 10_000;
@@ -86,9 +87,9 @@ export async function runPair(options: {
     const work = (async (): Promise<void> => {
       const server = Child.start({
         label: `${target.id} server`,
-        argv: [process.execPath, "--import", "tsx", "--expose-gc", "--conditions=wsmount-source", target.server],
+        argv: [process.execPath, "--import", "tsx", "--expose-gc", target.server],
         cwd: root,
-        env: scenario.serverEnv,
+        env: { ...scenario.serverEnv, ...SERVER_ENV },
         ...(placement.serverCore === undefined ? {} : { core: placement.serverCore }),
       });
       children.push(server);

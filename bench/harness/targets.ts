@@ -31,7 +31,7 @@ export function runsIn(target: Target, id: ScenarioId): boolean {
 }
 
 const WSMOUNT_NOTE =
-  "imported from source (`wsmount-source` condition); default options (heartbeat on); broadcast with rooms (`conn.join`, `ws.to(room).send`); " +
+  "the built package (`dist/`, built at the start of the run, imported as `wsmount/<adapter>`); default options (heartbeat on); broadcast with rooms (`conn.join`, `ws.to(room).send`); " +
   "in the compressed scenario `compression: { threshold: 128, serverNoContextTakeover: true }`, which wsmount's documentation advises for broadcasts " +
   "(compress once for all recipients), where the ws-based peers keep ws's default context takeover.";
 

@@ -14,6 +14,7 @@ import { Child, detectPlacement, killAll } from "../harness/child.js";
 import { scenario as scenarioById, type Scenario } from "../harness/scenarios.js";
 import { TARGETS, type Target } from "../harness/targets.js";
 import type { LoadResult, LoadSpec, ScenarioId } from "../load/spec.js";
+import { buildPackage, SERVER_ENV } from "../harness/build.js";
 import { summarize, type Breakdown } from "./summarize.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -30,13 +31,14 @@ const seconds = Number(values.seconds);
 const outDir = resolve(root, values.out);
 mkdirSync(outDir, { recursive: true });
 const placement = detectPlacement();
+buildPackage(root);
 
 async function profileOne(target: Target, scenario: Scenario): Promise<Breakdown> {
   const server = Child.start({
     label: `${target.id} server`,
-    argv: [process.execPath, "--import", "tsx", "--expose-gc", "--conditions=wsmount-source", target.server],
+    argv: [process.execPath, "--import", "tsx", "--expose-gc", target.server],
     cwd: root,
-    env: scenario.serverEnv,
+    env: { ...scenario.serverEnv, ...SERVER_ENV },
     ...(placement.serverCore === undefined ? {} : { core: placement.serverCore }),
   });
   try {

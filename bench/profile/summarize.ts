@@ -40,7 +40,7 @@ export function partOf(frame: CallFrame): string | null {
   if (/\/node_modules\/(express|router|body-parser|finalhandler|send|serve-static|parseurl|path-to-regexp|express-ws)\//.test(url)) return "Express (routing, middleware)";
   if (/\/node_modules\/(koa|@koa|koa-compose|koa-easy-ws|delegates|only|statuses|http-errors)\//.test(url)) return "Koa (middleware, router)";
   if (/\/node_modules\/(fastify|@fastify|find-my-way|avvio|light-my-request|pino|fast-json-stringify)\//.test(url)) return "Fastify (routing, hooks)";
-  if (/\/work\/[^/]+\/(core|adapters)\//.test(url) || /\/(core|adapters)\/[^/]+\.ts$/.test(url)) return "wsmount";
+  if (/\/dist\/(core|adapters)\//.test(url) || /\/(core|adapters)\/.+\.ts$/.test(url)) return "wsmount";
   if (url.includes("/bench/servers/")) return "the benchmark's server code (handlers, middleware)";
   if (url === "node:internal/errors") return "Node internal errors (stack traces)";
   if (/^node:(net|internal\/stream_base_commons|internal\/net|dgram)/.test(url)) return "Node TCP sockets";
@@ -76,7 +76,7 @@ export function summarize(path: string, operations: number): Breakdown {
     const us = (profile.timeDeltas[i] ?? 0) / ops;
     busy += us;
     parts.set(part, (parts.get(part) ?? 0) + us);
-    const name = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/\/[^ ]*?\/(core|adapters|bench)\//, "$1/")}`;
+    const name = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/\/.*?\/(dist\/core|dist\/adapters|core|adapters|bench)\//, "$1/")}`;
     functions.set(name, (functions.get(name) ?? 0) + us);
   }
   return {

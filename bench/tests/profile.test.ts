@@ -14,6 +14,7 @@ describe("CPU profile summary", () => {
     expect(partOf(frame("completeUpgrade", "file:///x/node_modules/ws/lib/websocket-server.js"))).toBe("ws");
     expect(partOf(frame("handle", "file:///x/node_modules/router/index.js"))).toMatch(/Express/);
     expect(partOf(frame("complete", "file:///work/main/core/upgrade/accept.ts"))).toBe("wsmount");
+    expect(partOf(frame("complete", "file:///srv/app/node_modules/wsmount/dist/core/upgrade/accept.js"))).toBe("wsmount");
     expect(partOf(frame("NodeError", "node:internal/errors"))).toMatch(/errors/);
     expect(partOf(frame("Socket", "node:net"))).toBe("Node TCP sockets");
   });
