@@ -24,6 +24,17 @@ export const WINDOWS: Record<Profile, { warmupMs: number; durationMs: number; ru
 
 const idleConnections = (profile: Profile): number => (profile === "full" ? 10_000 : 4_000);
 
+/**
+ * glibc's heap trimming, off for the 64 KiB echo. Node allocates every 64 KiB read and message buffer with
+ * malloc and frees it when V8 collects the Buffer, in batches; with the default thresholds glibc then often
+ * hands the top of the heap back to the kernel, and the next buffers fault their pages in again. Whether a
+ * server process falls into that pattern is decided by its allocation history, not by the library it runs:
+ * measured on the benchmark machine, raw ws alone went from 0.0 to 8 page faults and from ~50 to ~270 µs of
+ * server CPU per message between runs, which dominated the comparison. With trimming off every target runs
+ * at 0.0-0.3 faults per message (the report's page faults/op column shows it).
+ */
+const NO_HEAP_TRIM = { MALLOC_TRIM_THRESHOLD_: String(1 << 30) };
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     id: "echo",
@@ -37,9 +48,11 @@ export const SCENARIOS: readonly Scenario[] = [
     id: "echo-binary",
     title: "Echo, 64 KiB binary",
     metric: { name: "MB/s echoed", unit: "MB/s", better: "higher" },
-    serverEnv: {},
+    serverEnv: NO_HEAP_TRIM,
     params: () => ({ connections: 16, inFlight: 2, payloadBytes: 65_536, binary: true }),
-    method: () => "16 connections x 2 messages of 64 KiB in flight; MB/s of payload echoed (1 MB = 10^6 bytes).",
+    method: () =>
+      "16 connections x 2 messages of 64 KiB in flight; MB/s of payload echoed (1 MB = 10^6 bytes). Servers run with glibc's heap trimming off " +
+      "(MALLOC_TRIM_THRESHOLD_=1 GiB), which otherwise makes a process re-fault its buffers' pages by chance, whatever library it runs.",
   },
   {
     id: "broadcast",
