@@ -85,7 +85,7 @@ export const TARGETS: readonly Target[] = [
     protocol: "ws",
     packages: ["ws", "express"],
     scenarios: ["echo-binary"],
-    note: "Control for the 64 KiB echo: the raw ws server, unchanged, in a process that has also loaded Express (imported, never used). It shows what a framework's mere presence in the process does to that scenario.",
+    note: "Control for the 64 KiB echo: the raw ws server, unchanged, in a process that has also loaded Express (imported, never used). It shows what a framework's mere presence in the process can do to that scenario: some such processes fall into back-to-back mark-compacts (see the main thread µs/op column).",
   },
   {
     id: "express-ws",
