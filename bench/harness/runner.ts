@@ -94,7 +94,7 @@ export async function runPair(options: {
     const work = (async (): Promise<void> => {
       const server = Child.start({
         label: `${target.id} server`,
-        argv: [process.execPath, "--import", "tsx", "--expose-gc", "--conditions=wsmount-source", target.server],
+        argv: [process.execPath, "--import", "tsx", "--expose-gc", "--conditions=wsmount-source", ...(scenario.serverFlags ?? []), target.server],
         cwd: root,
         env: scenario.serverEnv,
         ...(placement.serverCore === undefined ? {} : { core: placement.serverCore }),
