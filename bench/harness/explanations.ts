@@ -23,8 +23,9 @@ export const EXPLANATIONS: Partial<Record<CheckKind, string>> = {
     "about half on V8's helper threads (server µs/op minus main thread µs/op; pinned to the server's core, they also show as \"server " +
     "waited\"). Only processes with a framework loaded did, whether it serves the WebSocket or not (the control \"raw ws, Express loaded\", raw " +
     "ws with Fastify imported, wsmount and the peers through Express, Koa and Fastify), and not every such process: the same server ran 0 " +
-    "in one window and 70 in the next; raw ws and wsmount on node:http ran 0-5. So a framework target can fall below raw ws by chance in one " +
-    "run and match it in the next; compare main thread µs/op and page faults/op before reading a ratio. Fastify does nothing to the upgraded " +
+    "in one window and 70 in the next; raw ws and wsmount on node:http ran 0-5. The scenario now starts servers with " +
+    "--initial-old-space-size=64, with which none ran any. Before these two settings a framework target could fall below raw ws by chance in " +
+    "one run and match it in the next; if the spread grows again, compare main thread µs/op and page faults/op first. Fastify does nothing to the upgraded " +
     "socket that the other mounts do not: it has no timeout (ws's setSocket clears it), only ws's listeners and nothing left of the HTTP " +
     "response, as through node:http, and plain ws on fastify.server costs what it costs on http.createServer.",
   handshake:
