@@ -12,8 +12,8 @@ export const EXPLANATIONS: Partial<Record<CheckKind, string>> = {
     "Small messages: wsmount corks each socket it writes to until the end of the event-loop pass, so all the replies a connection gets in one pass " +
     "leave in one write, where raw ws writes each reply on its own. 64 KiB messages: the scenario is bound by the server (its CPU plus \"server " +
     "waited\" close to 100%, the load generator under half of its core at 20-70 µs per message, payloads skipped without copying), and the " +
-    "server's own per-message work is the same for every ws-based target, about 40-55 µs here (each 65,550-byte frame arrives in two reads, ws's " +
-    "receiver joins them into one 64 KiB buffer, the echo is written back). What moves the results are two states a server process falls into " +
+    "server's own per-message work is the same for every ws-based target, about 40-60 µs here (each 65,550-byte frame is longer than one of Node's 64 KiB reads, so ws's " +
+    "receiver copies its parts into one buffer, the echo is written back). What moves the results are two states a server process falls into " +
     "by chance, whatever library serves the socket. (1) Page faults: every read and joined message is a fresh 64 KiB malloc, freed when V8 " +
     "collects the Buffer, and with glibc's default thresholds the freed top of the heap often goes back to the kernel, so the next buffers fault " +
     "their pages in again: 2-15 faults and 100-300 µs more per message, raw ws included (from 0.0 to 8 faults between two runs of the same " +
