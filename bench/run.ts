@@ -83,7 +83,14 @@ for (let run = 1; run <= runs; run++) {
       const record = await runPair({ root, target, scenario, profile, placement, run, ...(paramsOverride ? { paramsOverride } : {}) });
       records.push(record);
       const wait = record.serverWait !== undefined && record.serverWait > 0.05 ? ` (waited for CPU ${Math.round(record.serverWait * 100)}%)` : "";
-      const cpu = record.serverCpu === undefined ? "" : `  cpu server ${Math.round(record.serverCpu * 100)}%${wait} load ${Math.round((record.loadCpu ?? 0) * 100)}%`;
+      const perOp =
+        record.serverMicrosPerOp === undefined
+          ? ""
+          : `  per op: server ${record.serverMicrosPerOp.toFixed(1)} µs` +
+            (record.serverMainMicrosPerOp === undefined ? "" : ` (main thread ${record.serverMainMicrosPerOp.toFixed(1)})`) +
+            (record.serverFaultsPerOp === undefined ? "" : `, ${record.serverFaultsPerOp.toFixed(2)} page faults`) +
+            (record.loadMicrosPerOp === undefined ? "" : `; load ${record.loadMicrosPerOp.toFixed(1)} µs`);
+      const cpu = record.serverCpu === undefined ? "" : `  cpu server ${Math.round(record.serverCpu * 100)}%${wait} load ${Math.round((record.loadCpu ?? 0) * 100)}%${perOp}`;
       const shown = record.value === undefined ? `FAILED: ${record.error?.split("\n")[0]}` : formatValue(scenario, record.value);
       log(`[run ${run}/${runs}] ${scenario.id.padEnd(17)} ${target.id.padEnd(18)} ${shown}${cpu}`);
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -13,6 +13,10 @@ export interface Cell {
   loadCpu?: number;
   serverWait?: number;
   microsPerOp?: number;
+  /** The part of microsPerOp on the server's main thread (the rest: V8's helper threads). */
+  mainMicrosPerOp?: number;
+  /** Server minor page faults per operation. */
+  faultsPerOp?: number;
   p50?: number;
   p99?: number;
   compressedShare?: number;
@@ -44,6 +48,8 @@ export function cellFor(records: readonly RunRecord[], scenario: ScenarioId, tar
   set("loadCpu", medianOf(ok.map((record) => record.loadCpu)));
   set("serverWait", medianOf(ok.map((record) => record.serverWait)));
   set("microsPerOp", medianOf(ok.map((record) => record.serverMicrosPerOp)));
+  set("mainMicrosPerOp", medianOf(ok.map((record) => record.serverMainMicrosPerOp)));
+  set("faultsPerOp", medianOf(ok.map((record) => record.serverFaultsPerOp)));
   set("p50", medianOf(ok.map((record) => record.load?.latencyMs?.p50)));
   set("p99", medianOf(ok.map((record) => record.load?.latencyMs?.p99)));
   set("compressedShare", medianOf(ok.map((record) => record.load?.compressedShare)));

@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
-import { cpuSeconds, runQueueSeconds } from "./procfs.js";
+import { cpuSeconds, mainThreadCpuSeconds, minorFaults, runQueueSeconds } from "./procfs.js";
 
 /** How children are placed on cores. */
 export interface Placement {
@@ -89,6 +89,16 @@ export class Child {
   /** CPU seconds used so far (from /proc), or null when unavailable. */
   cpuSeconds(): number | null {
     return cpuSeconds(this.pid);
+  }
+
+  /** CPU seconds of the main thread alone so far (from /proc), or null when unavailable. */
+  mainThreadCpuSeconds(): number | null {
+    return mainThreadCpuSeconds(this.pid);
+  }
+
+  /** Minor page faults so far (from /proc), or null when unavailable. */
+  minorFaults(): number | null {
+    return minorFaults(this.pid);
   }
 
   /** Seconds spent waiting for a CPU so far (from /proc), or null when unavailable. */

@@ -10,16 +10,24 @@ import type { CheckKind } from "./checks.js";
 export const EXPLANATIONS: Partial<Record<CheckKind, string>> = {
   echo:
     "Small messages: wsmount corks each socket it writes to until the end of the event-loop pass, so all the replies a connection gets in one pass " +
-    "leave in one write, where raw ws writes each reply on its own. 64 KiB messages: the per-message code is the same through every adapter, and " +
-    "through node:http it leads raw ws. What holds the framework targets back is a framework being in the process at all: the control " +
-    "target \"raw ws, Express loaded\" is the raw ws server, unchanged, in a process that has only imported Express, and it loses as much " +
-    "against raw ws as the framework targets do, the ws-based peers included (see its row). In a --trace-gc check the raw ws server ran 1 " +
-    "mark-compact in a 3 s window of this scenario, and 130 with Express imported (the wsmount node:http server: 1, and 101 with Express " +
-    "imported): with a few MB more of code and objects in the old generation, the stream of 64 KiB buffers makes V8 start a full incremental " +
-    "marking every few milliseconds, and its helper threads take the one core from the main thread (the \"server waited\" column). " +
-    "--max-semi-space-size from 4 to 32 MB did not change that. Whether a framework process tips over varies between runs (in the previous " +
-    "full run wsmount + Fastify did not, at 1.34x raw ws, and @fastify/websocket was at 1.00x); against the same-process control the framework " +
-    "targets are above it. Not met through a framework, as by none of the ws-based peers.",
+    "leave in one write, where raw ws writes each reply on its own. 64 KiB messages: the scenario is bound by the server (its CPU plus \"server " +
+    "waited\" close to 100%, the load generator under half of its core at 20-70 µs per message, payloads skipped without copying), and the " +
+    "server's own per-message work is the same for every ws-based target, about 40-60 µs here (each 65,550-byte frame is longer than one of Node's 64 KiB reads, so ws's " +
+    "receiver copies its parts into one buffer, the echo is written back). What moves the results are two states a server process falls into " +
+    "by chance, whatever library serves the socket. (1) Page faults: every read and joined message is a fresh 64 KiB malloc, freed when V8 " +
+    "collects the Buffer, and with glibc's default thresholds the freed top of the heap often goes back to the kernel, so the next buffers fault " +
+    "their pages in again: 2-15 faults and 100-300 µs more per message, raw ws included (from 0.0 to 8 faults between two runs of the same " +
+    "server). The scenario now runs servers with heap trimming off (MALLOC_TRIM_THRESHOLD_), which keeps every target under 0.6 faults per " +
+    "message (page faults/op column). (2) Back-to-back mark-compacts: some processes collect the old generation every 30 ms or so (\"GC in old " +
+    "space requested\" with a 9 MB heap and about 20 MB of Buffer memory outside it), 20-80 per 2.5 s window, which costs 40-90 µs per message, " +
+    "about half on V8's helper threads (server µs/op minus main thread µs/op; pinned to the server's core, they also show as \"server " +
+    "waited\"). Only processes with a framework loaded did, whether it serves the WebSocket or not (the control \"raw ws, Express loaded\", raw " +
+    "ws with Fastify imported, wsmount and the peers through Express, Koa and Fastify), and not every such process: the same server ran 0 " +
+    "in one window and 70 in the next; raw ws and wsmount on node:http ran 0-5. The scenario now starts servers with " +
+    "--initial-old-space-size=64, with which none ran any. Before these two settings a framework target could fall below raw ws by chance in " +
+    "one run and match it in the next; if the spread grows again, compare main thread µs/op and page faults/op first. Fastify does nothing to the upgraded " +
+    "socket that the other mounts do not: it has no timeout (ws's setSocket clears it), only ws's listeners and nothing left of the HTTP " +
+    "response, as through node:http, and plain ws on fastify.server costs what it costs on http.createServer.",
   handshake:
     "Per handshake (client connects, server accepts, client closes) a CPU profile of the Express target, in µs of server CPU: TCP accept about " +
     "18; Express's routing and the auth middleware about 30; ws's handshake with the write of the 101 about 38; ws's closing path about 35, " +

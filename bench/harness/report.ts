@@ -62,7 +62,7 @@ function scenarioTable(scenario: Scenario, targets: readonly Target[], cells: Ma
   if (latency) head.push("p50 ms", "p99 ms");
   if (scenario.id === "broadcast-deflate") head.push("compressed");
   if (scenario.id === "idle-memory") head.push("heap/conn", "marginal RSS/conn", "marginal heap/conn");
-  else head.push("server µs/op", "server CPU", "server waited", "load CPU");
+  else head.push("server µs/op", ...(scenario.id === "echo-binary" ? ["main thread µs/op", "page faults/op"] : []), "server CPU", "server waited", "load CPU");
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, index) => (index === 0 ? "---" : "---:")).join("|")}|`];
   for (const target of targets) {
     const cell = cells.get(target.id);
@@ -87,6 +87,9 @@ function scenarioTable(scenario: Scenario, targets: readonly Target[], cells: Ma
     else {
       row.push(
         cell.microsPerOp === undefined ? "-" : cell.microsPerOp.toFixed(cell.microsPerOp < 10 ? 2 : 0),
+        ...(scenario.id === "echo-binary"
+          ? [cell.mainMicrosPerOp === undefined ? "-" : cell.mainMicrosPerOp.toFixed(0), cell.faultsPerOp === undefined ? "-" : cell.faultsPerOp.toFixed(2)]
+          : []),
         cpu(cell.serverCpu),
         `${cpu(cell.serverWait)}${(cell.serverWait ?? 0) > CONTENDED ? " (*)" : ""}`,
         `${cpu(cell.loadCpu)}${(cell.loadCpu ?? 0) > LOAD_BOUND ? " (!)" : ""}`,

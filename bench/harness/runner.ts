@@ -25,6 +25,12 @@ export interface RunRecord {
   serverWait?: number;
   /** Server CPU time per operation (message, delivery, handshake) in microseconds: robust to contention. */
   serverMicrosPerOp?: number;
+  /** The part of {@link serverMicrosPerOp} on the server's main thread; the rest is V8's helper threads (mostly GC). */
+  serverMainMicrosPerOp?: number;
+  /** Server minor page faults per operation (memory the allocator had given back to the kernel and touches again). */
+  serverFaultsPerOp?: number;
+  /** Load generator CPU time per operation in microseconds. */
+  loadMicrosPerOp?: number;
   memory?: {
     connections: number;
     /** (RSS with all connected - RSS before) / connections: the issue's measure. */
@@ -83,11 +89,13 @@ export async function runPair(options: {
   const children: Child[] = [];
   const timeoutMs = windows.warmupMs + windows.durationMs + 60_000;
   let guard: NodeJS.Timeout | undefined;
+  let serverMainSeconds: number | undefined;
+  let serverFaults: number | undefined;
   try {
     const work = (async (): Promise<void> => {
       const server = Child.start({
         label: `${target.id} server`,
-        argv: [process.execPath, "--import", "tsx", "--expose-gc", target.server],
+        argv: [process.execPath, "--import", "tsx", "--expose-gc", ...(scenario.serverFlags ?? []), target.server],
         cwd: root,
         env: { ...scenario.serverEnv, ...SERVER_ENV },
         ...(placement.serverCore === undefined ? {} : { core: placement.serverCore }),
@@ -146,8 +154,14 @@ export async function runPair(options: {
           const server0 = server.cpuSeconds();
           const load0 = load.cpuSeconds();
           const wait0 = server.runQueueSeconds();
+          const main0 = server.mainThreadCpuSeconds();
+          const faults0 = server.minorFaults();
           await load.waitFor("MEASURE_END", timeoutMs);
           const ms = performance.now() - t0;
+          const main1 = server.mainThreadCpuSeconds();
+          const faults1 = server.minorFaults();
+          if (main0 !== null && main1 !== null) serverMainSeconds = main1 - main0;
+          if (faults0 !== null && faults1 !== null) serverFaults = faults1 - faults0;
           const serverCpu = cpuShare(server0, server.cpuSeconds(), ms);
           const loadCpu = cpuShare(load0, load.cpuSeconds(), ms);
           if (serverCpu !== undefined) record.serverCpu = serverCpu;
@@ -162,6 +176,9 @@ export async function runPair(options: {
       if (value !== undefined && !record.error) record.value = value;
       const { messages, windowMs } = record.load;
       if (record.serverCpu !== undefined && messages && windowMs) record.serverMicrosPerOp = (record.serverCpu * windowMs * 1000) / messages;
+      if (serverMainSeconds !== undefined && messages) record.serverMainMicrosPerOp = (serverMainSeconds * 1e6) / messages;
+      if (serverFaults !== undefined && messages) record.serverFaultsPerOp = serverFaults / messages;
+      if (record.loadCpu !== undefined && messages && windowMs) record.loadMicrosPerOp = (record.loadCpu * windowMs * 1000) / messages;
       if (record.error) delete record.value;
     })();
     const deadline = new Promise<never>((_, reject) => {

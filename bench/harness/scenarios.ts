@@ -11,6 +11,8 @@ export interface Scenario {
   metric: { name: string; unit: string; better: "higher" | "lower" };
   /** Server environment (BENCH_COMPRESSION). */
   serverEnv: Record<string, string>;
+  /** Extra Node/V8 flags for every server of the scenario. */
+  serverFlags?: readonly string[];
   params(profile: Profile): ScenarioParams;
   /** One-line method description for RESULTS.md. */
   method(profile: Profile): string;
@@ -23,6 +25,29 @@ export const WINDOWS: Record<Profile, { warmupMs: number; durationMs: number; ru
 };
 
 const idleConnections = (profile: Profile): number => (profile === "full" ? 10_000 : 4_000);
+
+/**
+ * glibc's heap trimming, off for the 64 KiB echo. Node allocates every 64 KiB read and message buffer with
+ * malloc and frees it when V8 collects the Buffer, in batches; with the default thresholds glibc then often
+ * hands the top of the heap back to the kernel, and the next buffers fault their pages in again. Whether a
+ * server process falls into that pattern is decided by its allocation history, not by the library it runs:
+ * measured on the benchmark machine, raw ws alone went from 0.0 to 8 page faults and from ~50 to ~270 µs of
+ * server CPU per message between runs, which dominated the comparison. With trimming off every target runs
+ * at 0.0-0.3 faults per message (the report's page faults/op column shows it).
+ */
+const NO_HEAP_TRIM = { MALLOC_TRIM_THRESHOLD_: String(1 << 30) };
+
+/**
+ * V8's old generation starts with a 64 MB limit for the 64 KiB echo. About 20 MB of Buffer memory is in
+ * flight there; once a process has run one mark-compact, V8 sets its next limit at the live heap plus
+ * 16 MB, and a process whose heap is a few MB larger (a framework loaded, whether or not it serves the
+ * WebSocket) can stay above that limit after every collection: it then collects its old generation every
+ * 30 ms or so, 20-80 times per window, at 40-90 µs more per message. Which process falls into that is
+ * chance (the same server ran 0 in one window and 80 in the next). In checks on the benchmark machine, raw ws
+ * with Express loaded ran 37-82 mark-compacts per 2.5 s window in 3 of 3 runs without this flag and 0 in the
+ * 3 runs interleaved with them that had it; with it, the Express and Koa servers ran 0 as well.
+ */
+const OLD_SPACE_START = ["--initial-old-space-size=64"];
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -37,9 +62,13 @@ export const SCENARIOS: readonly Scenario[] = [
     id: "echo-binary",
     title: "Echo, 64 KiB binary",
     metric: { name: "MB/s echoed", unit: "MB/s", better: "higher" },
-    serverEnv: {},
+    serverEnv: NO_HEAP_TRIM,
+    serverFlags: OLD_SPACE_START,
     params: () => ({ connections: 16, inFlight: 2, payloadBytes: 65_536, binary: true }),
-    method: () => "16 connections x 2 messages of 64 KiB in flight; MB/s of payload echoed (1 MB = 10^6 bytes).",
+    method: () =>
+      "16 connections x 2 messages of 64 KiB in flight; MB/s of payload echoed (1 MB = 10^6 bytes). Servers run with glibc's heap trimming off " +
+      "(MALLOC_TRIM_THRESHOLD_=1 GiB) and --initial-old-space-size=64: without them a process re-faults its buffers' pages, or collects its " +
+      "old generation every few tens of milliseconds, by chance, whatever library it runs (see bench/README.md).",
   },
   {
     id: "broadcast",

@@ -85,7 +85,7 @@ export const TARGETS: readonly Target[] = [
     protocol: "ws",
     packages: ["ws", "express"],
     scenarios: ["echo-binary", "idle-memory"],
-    note: "Control for the 64 KiB echo and the idle memory: the raw ws server, unchanged, in a process that has also loaded Express (an app made, never used). It shows what a framework's mere presence in the process does to those scenarios.",
+    note: "Control for the 64 KiB echo and the idle memory: the raw ws server, unchanged, in a process that has also loaded Express (an app made, never used). It shows what a framework's mere presence in the process can do to those scenarios, apart from any WebSocket library.",
   },
   {
     id: "express-ws",

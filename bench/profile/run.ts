@@ -36,7 +36,7 @@ buildPackage(root);
 async function profileOne(target: Target, scenario: Scenario): Promise<Breakdown> {
   const server = Child.start({
     label: `${target.id} server`,
-    argv: [process.execPath, "--import", "tsx", "--expose-gc", target.server],
+    argv: [process.execPath, "--import", "tsx", "--expose-gc", ...(scenario.serverFlags ?? []), target.server],
     cwd: root,
     env: { ...scenario.serverEnv, ...SERVER_ENV },
     ...(placement.serverCore === undefined ? {} : { core: placement.serverCore }),
