@@ -29,32 +29,27 @@ export const EXPLANATIONS: Partial<Record<CheckKind, string>> = {
     "socket that the other mounts do not: it has no timeout (ws's setSocket clears it), only ws's listeners and nothing left of the HTTP " +
     "response, as through node:http, and plain ws on fastify.server costs what it costs on http.createServer.",
   handshake:
-    "Per handshake (client connects, server accepts, client closes) a CPU profile of the Express target, in µs of server CPU: TCP accept about " +
-    "18; Express's routing and the auth middleware about 30; ws's handshake with the write of the 101 about 38; ws's closing path about 35, " +
-    "half of it three internal Node errors (with stack traces) that ws creates by ending streams that have already ended; garbage collection " +
-    "about 29; wsmount's own work about 25 (claiming the socket from the framework's response, its checks, the id, the connection object and " +
-    "its registration, the headers it keeps). express-ws pays the same accept, routing, ws handshake and closing path and about 12 of its own, " +
-    "so leading it by 1.3x would need the whole handshake in less CPU than ws's handshake and close alone: not reachable on ws without giving " +
-    "up middleware before the upgrade, which is what the adapters are for. @fastify/websocket also routes through Fastify before the 101, on " +
-    "the same kind of ServerResponse, and does less after it (no ids, no registry, no heartbeat of its own): wsmount's own work is the " +
-    "difference, and the comparison moves between runs. That profile predates the second wave's upgrade path (one guarded state machine per " +
-    "upgrade with its deadline, the wait for earlier pipelined responses, slot accounting, diagnostics channels), which has not been profiled " +
-    "yet: in the run of 2026-11-27 (revision 72f816c, under contention) the server CPU per handshake was 455 µs for wsmount + Express against 297 " +
-    "for express-ws, 298 against 232 for @fastify/websocket and 321 against 340 for koa-easy-ws (the first wave's full run: 1.28x koa-easy-ws, " +
-    "0.89x @fastify/websocket, 0.75x express-ws). Compare the server CPU per handshake (µs/op column) to see the cost independently of load.",
+    "Server CPU per handshake (connect with the auth header, the middleware, the 101, the client's close), from a profile of every pair on " +
+    "a quiet machine (bench/PROFILE.md, `npm run bench:profile`): raw ws 244 µs, wsmount through node:http 174; @fastify/websocket 309, " +
+    "wsmount through Fastify 219; koa-easy-ws 430, wsmount through Koa 205; express-ws 362, wsmount through Express 355. wsmount writes the " +
+    "101 itself and runs the close itself with ws's Receiver and Sender (core/engine.ts), which removes what every ws-based peer pays: " +
+    "34-46 µs of Node internal errors with stack traces (ws ends streams that already ended when a connection closes) and 14-22 µs of ws's " +
+    "handshake and WebSocket object. wsmount's own work is 19-23 µs through node:http, Fastify and Koa and 42 µs through Express (claiming " +
+    "the socket back from Express's response adds about 7). Kernel calls are the largest part everywhere (60-125 µs: system calls are " +
+    "expensive on this machine, getpeername alone about 9 µs, which wsmount makes for conn.request.remoteAddress and ws does not), and " +
+    "through Express garbage collection is 45-51 µs for both libraries, since Express builds its full request and response around every " +
+    "upgrade. So through Express the CPU per handshake is within 2% of express-ws: what wsmount saves on ws is spent on Express itself, " +
+    "which express-ws pays too; 1.3x would need Express's routing of the upgrade request to get cheaper, which is the framework's own code. " +
+    "Through node:http and Fastify the CPU ratio is 1.4x, above the targets, but the throughput ratio is lower: the load generator on the " +
+    "other core runs at 70-82% of it at these rates, and the run-to-run spread (25-50% for handshakes) is larger than the margins.",
   memory:
-    "Three parts. (1) The JavaScript heap: wsmount keeps about 0.35 KiB per connection more than raw ws with the README heartbeat " +
-    "(heap/conn columns): in a heap snapshot the Connection object (160 B: heartbeat and handler fields, with rarely used state made on " +
-    "first use), `conn.request` (64 B) with the headers it keeps (the request's own minus the handshake-only ones; values most connections " +
-    "share, such as Host, User-Agent or Origin, are kept once for all), the remote address (the string and Node's cached peer-name object, " +
-    "about 90 B), the id (40 B) and the entry in the endpoint's connection map; raw ws keeps only the WebSocket, an `isAlive` flag and a " +
-    "closure. (2) A one-off part every target pays: the young generation grows while 10,000 clients connect (about 2.4 KiB per connection " +
-    "for raw ws, the difference between its total and marginal columns); it is counted per connection by the issue's measure and varies " +
-    "between runs, which moves the ratios by several percent (raw ws measured 6.1 KiB per connection in the previous full run, 5.6 KiB in " +
-    "this one). (3) Memory outside the heap: through Express (and express-ws) it is far larger than through node:http with the same heap per " +
-    "connection: memory the allocator keeps for V8's garbage-collection helper threads, which work harder in a process that builds a full " +
-    "Express request per handshake. In a check with 10,000 connections through Express, RSS per connection was 7.5 KiB by default, 6.4 KiB " +
-    "with MALLOC_ARENA_MAX=1 and 6.5 KiB with --single-threaded-gc (raw ws: 6.2 KiB), with the same heap per connection in all three.",
+    "Memory is measured once RSS has settled after repeated full GCs (right after two, RSS still held the pages of the handshakes' garbage: " +
+    "5-10 KiB per connection through Express in one run, 3.6-4 KiB settled). In the JavaScript heap a wsmount connection holds less than a " +
+    "raw ws one (heap/conn columns): wsmount keeps ws's Receiver and Sender but not its WebSocket object, its event listeners and closures " +
+    "(about 0.65 KiB), and adds its Connection (176 B), `conn.request` (64 B) with the headers it keeps, the id and the map entry. Times " +
+    "are kept on a small-integer clock (no heap number per field), the peer's address is read without Node caching its name object on the " +
+    "socket, and connections of the same URL share one string. Nothing of the framework's request, response or context stays alive through " +
+    "any adapter (test/hardening/memory-retention.test.ts). The remaining spread between runs (7-12%) comes from RSS outside the heap.",
   broadcast:
     "(Describes the revision before write batching.) wsmount encodes and frames a broadcast once, but for a 64-byte message the framing is a small part of a delivery: " +
     "each recipient still costs one socket write, i.e. one system call, and that dominates the server's cost per delivery for wsmount and raw ws alike " +
