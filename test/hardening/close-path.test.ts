@@ -13,6 +13,7 @@ import { setInternals } from "../../core/ws-compat.js";
 import { mountedPerTest, type Mounted } from "../helpers/mounts.js";
 import { closed, open, until } from "../helpers/client.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { buildFrame } from "../helpers/frames.js";
 
 type Endable = Writable & { _isServer?: boolean };
 
@@ -118,6 +119,31 @@ describe("the close path", () => {
       expect(detector.count - before).toBe(0);
     },
   );
+
+  it("a peer that pings and never reads is cut once 60 pongs wait unwritten, the others unaffected", async () => {
+    const closes: Array<[number, string]> = [];
+    const app = await start({ pingInterval: 0, writeTimeout: 0, maxBufferedAmount: 1 << 30, maxMessageSize: 1 << 30 }, (conn) => {
+      conn.onClose((code, reason) => closes.push([code, reason]));
+    });
+    const bystander = await open(app.url());
+    cleanup.push(() => bystander.ws.terminate());
+    const client = await RawClient.connect(app.port);
+    cleanup.push(() => client.destroy());
+    client.socket.pause();
+    client.socket.removeAllListeners("data");
+    const ping = buildFrame({ opcode: 0x9, payload: Buffer.alloc(125, 1) });
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => ping));
+    // Each ping asks for a 131-byte pong; unread, they fill both sockets' buffers, then stay queued.
+    let sent = 0;
+    while (closes.length === 0 && sent < 400 && !client.socket.destroyed) {
+      if (!client.socket.write(batch)) await Promise.race([new Promise((resolve) => client.socket.once("drain", resolve)), until(() => closes.length > 0, "", 200).catch(() => {})]);
+      sent++;
+    }
+    await until(() => closes.length === 1, "the flooding connection's close");
+    expect(closes[0]![0]).toBe(1006);
+    expect(bystander.ws.readyState).toBe(bystander.ws.OPEN);
+    expect(app.endpoint.size).toBe(1);
+  });
 
   describe("on ws's own WebSocket (the fallback path)", () => {
     beforeAll(() => setInternals(false));
