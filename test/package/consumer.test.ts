@@ -245,7 +245,7 @@ describe("the packed package", () => {
       expect(files).toContain(`dist/${subpath}.d.ts`);
     }
     const unexpected = files.filter(
-      (file) => !/^dist\/.+\.(js|d\.ts)$/.test(file) && !/^(LICENSE|README\.md|package\.json|docs\/[\w-]+\.md|client\/README\.md|bench\/RESULTS\.md|bench\/results\.svg|examples\/chat\/screenshot\.png)$/.test(file),
+      (file) => !/^dist\/.+\.(js|d\.ts)$/.test(file) && !/^(LICENSE|README\.md|package\.json|docs\/[\w-]+\.md|client\/README\.md|bench\/(RESULTS|PROFILE)\.md|bench\/results\.svg|examples\/chat\/screenshot\.png)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     expect(files.filter((file) => /(^|\/)test\/|\.map$|\.test\.|(?<!\.d)\.ts$/.test(file))).toEqual([]);
