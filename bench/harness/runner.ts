@@ -93,13 +93,7 @@ export async function runPair(options: {
   let serverFaults: number | undefined;
   try {
     const work = (async (): Promise<void> => {
-      const server = Child.start({
-        label: `${target.id} server`,
-        argv: [process.execPath, "--import", "tsx", "--expose-gc", ...(scenario.serverFlags ?? []), target.server],
-        cwd: root,
-        env: { ...scenario.serverEnv, ...SERVER_ENV },
-        ...(placement.serverCore === undefined ? {} : { core: placement.serverCore }),
-      });
+      const server = startServer(root, target, scenario, placement);
       children.push(server);
       const port = Number(await server.waitFor("READY", READY_TIMEOUT_MS));
       const baseline = scenario.id === "idle-memory" ? await stats(server) : undefined;
@@ -112,12 +106,7 @@ export async function runPair(options: {
         params: { ...scenario.params(profile), ...paramsOverride } as LoadSpec["params"],
         timeoutMs,
       };
-      const load = Child.start({
-        label: `${target.id} load`,
-        argv: [process.execPath, "--import", "tsx", "bench/load/main.ts", JSON.stringify(spec)],
-        cwd: root,
-        ...(placement.loadCore === undefined ? {} : { core: placement.loadCore }),
-      });
+      const load = startLoad(root, target, spec, placement);
       children.push(load);
       // Every line is awaited from the start so none is missed; a probe failure skips straight to RESULT.
       const result = quiet(load.waitFor("RESULT", timeoutMs));
@@ -194,4 +183,25 @@ export async function runPair(options: {
     record.wallMs = performance.now() - started;
   }
   return record;
+}
+
+/** A target's server for a scenario, pinned to the server's core. */
+export function startServer(root: string, target: Target, scenario: Scenario, placement: Placement): Child {
+  return Child.start({
+    label: `${target.id} server`,
+    argv: [process.execPath, "--import", "tsx", "--expose-gc", ...(scenario.serverFlags ?? []), target.server],
+    cwd: root,
+    env: { ...scenario.serverEnv, ...SERVER_ENV },
+    ...(placement.serverCore === undefined ? {} : { core: placement.serverCore }),
+  });
+}
+
+/** The load generator for `spec`, pinned to the load generator's core. */
+export function startLoad(root: string, target: Target, spec: LoadSpec, placement: Placement): Child {
+  return Child.start({
+    label: `${target.id} load`,
+    argv: [process.execPath, "--import", "tsx", "bench/load/main.ts", JSON.stringify(spec)],
+    cwd: root,
+    ...(placement.loadCore === undefined ? {} : { core: placement.loadCore }),
+  });
 }

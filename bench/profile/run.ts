@@ -10,11 +10,12 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Child, detectPlacement, killAll } from "../harness/child.js";
+import { detectPlacement, killAll } from "../harness/child.js";
+import { startLoad, startServer } from "../harness/runner.js";
 import { scenario as scenarioById, type Scenario } from "../harness/scenarios.js";
 import { TARGETS, type Target } from "../harness/targets.js";
 import type { LoadResult, LoadSpec, ScenarioId } from "../load/spec.js";
-import { buildPackage, SERVER_ENV } from "../harness/build.js";
+import { buildPackage } from "../harness/build.js";
 import { summarize, type Breakdown } from "./summarize.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -34,13 +35,7 @@ const placement = detectPlacement();
 buildPackage(root);
 
 async function profileOne(target: Target, scenario: Scenario): Promise<Breakdown> {
-  const server = Child.start({
-    label: `${target.id} server`,
-    argv: [process.execPath, "--import", "tsx", "--expose-gc", ...(scenario.serverFlags ?? []), target.server],
-    cwd: root,
-    env: { ...scenario.serverEnv, ...SERVER_ENV },
-    ...(placement.serverCore === undefined ? {} : { core: placement.serverCore }),
-  });
+  const server = startServer(root, target, scenario, placement);
   try {
     const port = Number(await server.waitFor("READY", 30_000));
     const spec: LoadSpec = {
@@ -52,12 +47,7 @@ async function profileOne(target: Target, scenario: Scenario): Promise<Breakdown
       params: scenario.params("full") as LoadSpec["params"],
       timeoutMs: 120_000,
     };
-    const load = Child.start({
-      label: `${target.id} load`,
-      argv: [process.execPath, "--import", "tsx", "bench/load/main.ts", JSON.stringify(spec)],
-      cwd: root,
-      ...(placement.loadCore === undefined ? {} : { core: placement.loadCore }),
-    });
+    const load = startLoad(root, target, spec, placement);
     try {
       const result = load.waitFor("RESULT", spec.timeoutMs);
       await load.waitFor("MEASURE_START", spec.timeoutMs);
