@@ -264,7 +264,7 @@ export class Connection<Data = unknown, In extends EventMap = DefaultEventMap, O
   close(code?: number, reason?: string): void {
     const ws = this.#ws;
     if (ws.readyState === ReadyState.CLOSED) return;
-    ws.close(code, reason);
+    ws.close(code ?? 1000, reason);
   }
 
   /** Destroys the connection at once, without a closing handshake. */

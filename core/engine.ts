@@ -211,8 +211,14 @@ export class Engine {
   _onConclude(code: number, reason: Buffer): void {
     this.#flags |= CLOSE_RECEIVED;
     this.#closeCode = code;
-    // Copied: a view would keep the socket's whole read buffer alive.
-    this.#closeMessage = reason.length === 0 ? EMPTY : Buffer.from(reason);
+    // Copied into a buffer of its own: a view would keep the socket's read buffer alive, and a pooled copy
+    // (Buffer.from) Node's whole 8 KiB pool slab.
+    if (reason.length === 0) this.#closeMessage = EMPTY;
+    else {
+      const copy = Buffer.allocUnsafeSlow(reason.length);
+      copy.set(reason);
+      this.#closeMessage = copy;
+    }
     if ((this.#flags & DETACHED) !== 0) return;
     // Read on to the end of the stream (the peer's FIN) without parsing: nothing may follow a close frame.
     this._socket.removeListener("data", socketOnData);

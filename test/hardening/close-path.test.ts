@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Duplex, Writable } from "node:stream";
 import type { Socket } from "node:net";
 import type { Connection } from "../../core/index.js";
-import { setInternals } from "../../core/ws-compat.js";
+import { probedEngineParts, setInternals } from "../../core/ws-compat.js";
+import { Engine } from "../../core/engine.js";
+import { createServer as createTcpServer, connect as connectTcp } from "node:net";
 import { mountedPerTest, type Mounted } from "../helpers/mounts.js";
 import { closed, open, until } from "../helpers/client.js";
 import { RawClient } from "../helpers/raw-client.js";
@@ -145,6 +147,37 @@ describe("the close path", () => {
     expect(bystander.ws.readyState).toBe(bystander.ws.OPEN);
     expect(app.endpoint.size).toBe(1);
   }, 30_000);
+
+  it("close() without a code sends 1000, as documented", async () => {
+    const { app, connections } = await serve();
+    const a = await open(app.url());
+    await until(() => connections.length === 1, "the connection");
+    connections[0]!.close();
+    expect((await closed(a.ws)).code).toBe(1000);
+  });
+
+  it("keeps the peer's close reason in a buffer of its own, not a view of a larger one", async () => {
+    const server = createTcpServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+    const peer = connectTcp((server.address() as { port: number }).port, "127.0.0.1");
+    const socket = await accepted;
+    try {
+      const reasons: Buffer[] = [];
+      const engine = new Engine(probedEngineParts!, socket, Buffer.alloc(0), "", {}, { maxPayload: 1024, maxFragments: 16, closeTimeout: 1000, maxPendingPongs: 60 });
+      engine.attach({ _received() {}, _error() {}, _pong() {}, _closedBySocket: (_code, reason) => void reasons.push(reason) });
+      peer.write(buildFrame({ opcode: 0x8, payload: Buffer.concat([Buffer.from([0x0f, 0xa1]), Buffer.from("bye")]) }));
+      peer.on("data", () => {});
+      peer.on("end", () => peer.end());
+      await until(() => reasons.length === 1, "the close");
+      expect(reasons[0]!.toString()).toBe("bye");
+      expect(reasons[0]!.buffer.byteLength).toBe(3);
+    } finally {
+      peer.destroy();
+      socket.destroy();
+      server.close();
+    }
+  });
 
   describe("on ws's own WebSocket (the fallback path)", () => {
     beforeAll(() => setInternals(false));
