@@ -136,7 +136,19 @@ function sendNow(ws: SocketLike, data: SendData, options: SendOptions | undefine
     return;
   }
   if (options === undefined) ws.send(data);
+  else if (ws.attach === undefined) ws.send(data, definedOptions(options));
   else ws.send(data, options);
+}
+
+/**
+ * The options without the ones given as `undefined`: ws's own WebSocket (the fallback path) spreads
+ * every key over its defaults, so `{ binary: undefined }` would turn bytes into a text frame.
+ */
+function definedOptions(options: SendOptions): SendOptions {
+  const defined: SendOptions = {};
+  if (options.binary !== undefined) defined.binary = options.binary;
+  if (options.compress !== undefined) defined.compress = options.compress;
+  return defined;
 }
 
 /**

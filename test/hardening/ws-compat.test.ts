@@ -147,6 +147,15 @@ describe.each(mounts)("ws's public API only, through $name", (mount) => {
     return { app, conns, clients };
   }
 
+  it("treats an option given as undefined as not given (bytes stay binary, as on wsmount's own engine)", async () => {
+    const { clients, conns } = await serve({});
+    conns[0]!.send(Buffer.from([7, 8]), { binary: undefined, compress: undefined });
+    const reply = await nextMessage(clients[0]!);
+    expect([reply.isBinary, [...reply.data]]).toEqual([true, [7, 8]]);
+    conns[0]!.send("text", { binary: undefined });
+    expect((await nextMessage(clients[0]!)).isBinary).toBe(false);
+  });
+
   it("echoes text and binary", async () => {
     const { clients } = await serve({});
     expect(usingInternals()).toBe(false);
