@@ -224,11 +224,7 @@ async function run(settings: Settings): Promise<Result> {
   let measured: HeapSnapshot | null = null;
   try {
     // 1. measured process
-    const server = startServer(settings);
-    procs.push(server);
-    const port = Number(await server.expect("READY", 60_000));
-    if (settings.warmup > 0) procs.push(await connect(settings, port, settings.warmup));
-    await sleep(settings.settle);
+    const { server, port } = await startWarmed(settings, procs);
     before = await memory(server, settings.settledWait);
     const started = performance.now();
     const holder = await connect(settings, port, settings.count);
@@ -263,11 +259,7 @@ async function run(settings: Settings): Promise<Result> {
     // 2. baseline process
     let baseline: HeapSnapshot;
     try {
-      const server = startServer(settings);
-      procs.push(server);
-      const port = Number(await server.expect("READY", 60_000));
-      if (settings.warmup > 0) procs.push(await connect(settings, port, settings.warmup));
-      await sleep(settings.settle);
+      const { server } = await startWarmed(settings, procs);
       baseline = await snapshot(server, `${stem}-before.heapsnapshot`);
     } finally {
       await stopAll();
@@ -569,3 +561,13 @@ main().catch((error: unknown) => {
   process.stderr.write(`heap-diff: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });
+
+/** A server with the warm-up connections open and settled; every process started goes into `procs`. */
+async function startWarmed(settings: Settings, procs: Proc[]): Promise<{ server: Proc; port: number }> {
+  const server = startServer(settings);
+  procs.push(server);
+  const port = Number(await server.expect("READY", 60_000));
+  if (settings.warmup > 0) procs.push(await connect(settings, port, settings.warmup));
+  await sleep(settings.settle);
+  return { server, port };
+}
